@@ -1,0 +1,13 @@
+"""mxqc: anomaly detection in macromolecular X-ray diffraction images."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("mxqc")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0"
+
+from mxqc.errors import FrameReadError, MxqcError  # noqa: E402
+from mxqc.frame import Frame, FrameSource, Geometry  # noqa: E402
+
+__all__ = ["Frame", "FrameReadError", "FrameSource", "Geometry", "MxqcError", "__version__"]

@@ -1,0 +1,18 @@
+"""Exceptions raised by mxqc library code; only the drivers turn them into exit codes."""
+
+
+class MxqcError(Exception):
+    """Base class of every error mxqc raises on purpose."""
+
+
+class FrameReadError(MxqcError):
+    """A file could not be read as a diffraction frame.
+
+    The message always names the file and the reason (truncated, empty,
+    unsupported, corrupt), so one bad file can be reported and skipped.
+    """
+
+    def __init__(self, path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")

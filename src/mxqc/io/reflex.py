@@ -1,0 +1,83 @@
+"""The RefleX legacy formats: 8-bit PNG negatives, ``.npy.bz2`` with ``.info`` sidecar, ``.npy``."""
+
+from __future__ import annotations
+
+import bz2
+import io
+import os
+
+import numpy as np
+from PIL import Image
+
+from mxqc.errors import FrameReadError
+from mxqc.frame import Frame, FrameSource, Geometry
+from mxqc.io.registry import Reader, register
+
+
+def _read_png(path: str, frames: slice | None):
+    try:
+        with Image.open(path) as img:
+            img.load()
+            array = np.asarray(img.convert("L"))
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise FrameReadError(path, f"corrupt or truncated PNG: {exc}") from exc
+    # RefleX PNGs are negatives; store counts-like values (high = strong) so every stage sees
+    # one polarity, and mark the frame as already normalised.
+    pixels = (255 - array).astype(np.float32)
+    if frames is None or 0 in range(1)[frames]:
+        yield Frame(pixels, Geometry(), FrameSource(path, 0, "reflex-png"), {}, normalised=True)
+
+
+def read_info(path: str) -> dict[str, str]:
+    """Parse a RefleX ``.info`` sidecar: lines ``key value...``."""
+    info = {}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            parts = line.split()
+            if parts:
+                info[parts[0]] = " ".join(parts[1:])
+    return info
+
+
+def _info_geometry(info: dict[str, str]) -> Geometry:
+    """``beam_x``/``beam_y`` are millimetres; they become pixels only with ``pixel_size``."""
+    def num(key):
+        try:
+            return float(info[key])
+        except (KeyError, ValueError):
+            return None
+
+    found = {"distance_mm": num("distance"), "wavelength_a": num("wavelength"),
+             "pixel_size_mm": num("pixel_size")}
+    fields = [(k, src) for k, src in (("distance_mm", ".info distance"),
+                                      ("wavelength_a", ".info wavelength"),
+                                      ("pixel_size_mm", ".info pixel_size")) if found[k]]
+    bx, by, px = num("beam_x"), num("beam_y"), found["pixel_size_mm"]
+    if bx is not None and by is not None and px:
+        found["beam_x"], found["beam_y"] = bx / px, by / px
+        fields += [("beam_x", ".info beam_x / pixel_size"), ("beam_y", ".info beam_y / pixel_size")]
+    found = {k: v for k, v in found.items() if v is not None}
+    return Geometry(**found, fields=tuple(fields))
+
+
+def _read_npy(path: str, frames: slice | None):
+    try:
+        if path.endswith(".bz2"):
+            with bz2.open(path, "rb") as f:
+                array = np.load(io.BytesIO(f.read()), allow_pickle=False)
+        else:
+            array = np.load(path, allow_pickle=False)
+    except (OSError, EOFError, ValueError) as exc:
+        raise FrameReadError(path, f"corrupt or truncated NumPy array: {exc}") from exc
+    if array.ndim != 2 or array.size == 0:
+        raise FrameReadError(path, f"expected a 2-D array, got shape {array.shape}")
+    pixels = array.astype(np.float32)
+    pixels[pixels < 0] = np.nan
+    stem = path.removesuffix(".bz2").removesuffix(".npy")
+    info = read_info(stem + ".info") if os.path.isfile(stem + ".info") else {}
+    if frames is None or 0 in range(1)[frames]:
+        yield Frame(pixels, _info_geometry(info), FrameSource(path, 0, "npy"), info)
+
+
+register(Reader("reflex-png", lambda head, name: head.startswith(b"\x89PNG"), _read_png))
+register(Reader("npy", lambda head, name: head.startswith(b"\x93NUMPY"), _read_npy))

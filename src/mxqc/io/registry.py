@@ -1,0 +1,106 @@
+"""Reader registry: detection by magic bytes first, file name second (as fabio does)."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from mxqc.errors import FrameReadError
+from mxqc.frame import Frame
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A registered reader.
+
+    ``matches(head, name)`` looks at the first decompressed bytes and the lower-case file
+    name; ``read(path, frames)`` yields Frames for the selected frame indices (a ``slice``
+    or None for all).
+    """
+
+    name: str
+    matches: Callable[[bytes, str], bool]
+    read: Callable[[str, slice | None], Iterator[Frame]]
+
+
+READERS: dict[str, Reader] = {}
+
+
+def register(reader: Reader) -> Reader:
+    if not isinstance(reader, Reader):
+        raise TypeError(f"expected a Reader, got {type(reader).__name__}")
+    READERS[reader.name] = reader
+    return reader
+
+
+def open_maybe_compressed(path: str):
+    """Binary file object, transparently decompressing .gz and .bz2."""
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if path.endswith(".bz2"):
+        return bz2.open(path, "rb")
+    return open(path, "rb")
+
+
+def read_head(path: str, n: int = 1024) -> bytes:
+    try:
+        with open_maybe_compressed(path) as f:
+            return f.read(n)
+    except (OSError, EOFError) as exc:  # corrupt gzip/bz2 stream
+        raise FrameReadError(path, f"cannot decompress or read: {exc}") from exc
+
+
+def detect_reader(path) -> Reader:
+    """The reader for ``path``; raises FrameReadError naming the readers tried."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FrameReadError(path, "no such file")
+    if os.path.getsize(path) == 0:
+        raise FrameReadError(path, "empty file (0 bytes)")
+    head = read_head(path)
+    if not head:
+        raise FrameReadError(path, "empty file after decompression")
+    name = os.path.basename(path).lower()
+    for reader in READERS.values():
+        if reader.matches(head, name):
+            return reader
+    raise FrameReadError(path, "unsupported format (tried: " + ", ".join(READERS) + ")")
+
+
+def read_frames(path, *, frames: slice | None = None) -> Iterator[Frame]:
+    """Yield the frames stored in ``path`` (lazily for multi-frame files).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    frames : slice, optional
+        Which frames of a multi-frame file, e.g. ``slice(0, 3600, 10)``. Default: all.
+
+    Raises
+    ------
+    FrameReadError
+        For a missing, empty, truncated, corrupt or unsupported file.
+    """
+    path = os.fspath(path)
+    reader = detect_reader(path)
+    try:
+        yield from reader.read(path, frames)
+    except FrameReadError:
+        raise
+    except Exception as exc:  # a library failed deep inside: name the file and the reason
+        raise FrameReadError(path, f"{reader.name} reader failed: {type(exc).__name__}: {exc}") \
+            from exc
+
+
+def read_frame(path, index: int = 0) -> Frame:
+    """The single frame ``index`` of ``path``."""
+    for frame in read_frames(path, frames=slice(index, index + 1)):
+        return frame
+    raise FrameReadError(os.fspath(path), f"has no frame {index}")
+
+
+# Registration order is detection order: specific magic bytes before generic fallbacks.
+from mxqc.io import fabio_reader, nexus, reflex  # noqa: E402,F401
