@@ -16,3 +16,11 @@ class FrameReadError(MxqcError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+class InvalidFrameError(MxqcError):
+    """A frame's pixels cannot be processed (e.g. no valid pixel at all)."""
+
+
+class CentreError(MxqcError):
+    """A beam-centre method cannot give an answer for this image (e.g. no header centre)."""
