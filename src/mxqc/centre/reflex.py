@@ -30,25 +30,21 @@ def _centre_of_mass(image: np.ndarray) -> np.ndarray:
     return np.array([m["m10"] / m["m00"], m["m01"] / m["m00"]])
 
 
-def candidate_line(image: np.ndarray, *, k: float = 4.0, variant: str = "paper",
-                   border: int | None = None) -> np.ndarray:
-    """Candidate centres as an (n, 2) int array of (x, y).
+def candidate_line(image: np.ndarray, *, k: float = 4.0, border: int | None = None) -> np.ndarray:
+    """Candidate centres as an (n, 2) int array of (x, y), in traversal order.
 
-    'paper': O_o = COM(image), O_t = COM(log image); the line has length k·|O_o O_t|, is
-    centred on O_o and runs through O_t. 'code': the original code's c1 = COM(log image),
-    c2 = COM(255 − log image), centred on c1. Points within ``border`` px of an edge are
-    dropped (50 at 512², scaled with the image).
+    As the original code (notes §2.3–2.4): c1 = COM(log image), c2 = COM(255 − log image);
+    the raster line has length k·|c1 c2|, is centred on c1 and runs through c2. Points within
+    ``border`` px of an edge are dropped (50 at 512², scaled with the image). The paper's text
+    can be read as centring the line on the COM of the untransformed image; on synthetic
+    frames with the beam 100 px off-centre that line is too short to reach the beam (68–88 px
+    errors against 3–8 px), so the code's construction is used.
     """
     h, w = image.shape
     border = round(50 * min(h, w) / 512) if border is None else border
     log_image = _LOG_LUT[image]
-    if variant == "paper":
-        origin, other = _centre_of_mass(image), _centre_of_mass(log_image)
-    elif variant == "code":
-        origin, other = _centre_of_mass(log_image), _centre_of_mass(255 - log_image)
-    else:
-        raise ValueError(f"variant must be 'paper' or 'code', got {variant!r}")
-    origin, other = np.rint(origin), np.rint(other)
+    origin = np.rint(_centre_of_mass(log_image))
+    other = np.rint(_centre_of_mass(255 - log_image))
     half = (k / 2.0) * (other - origin)
     start, end = np.rint(origin - half), np.rint(origin + half)
     n = int(np.abs(end - start).max()) + 1
@@ -94,8 +90,14 @@ def neighbourhood_term(image: np.ndarray, candidates: np.ndarray, variant: str) 
 
 def reflex_centre(image, *, valid=None, header=None, k: float = 4.0,
                   variant: str = "paper") -> Centre:
-    """The RefleX centre: the candidate maximising max(ray brightness) × neighbourhood term."""
-    candidates = candidate_line(image, k=k, variant=variant)
+    """The RefleX centre: the candidate maximising max(ray brightness) × neighbourhood term.
+
+    ``variant`` picks the neighbourhood term: 'paper' (radius-1 neighbourhood minus the image
+    mean, §2.4) or 'code' (the original's |90 − 2×2 block mean|).
+    """
+    if variant not in ("paper", "code"):
+        raise ValueError(f"variant must be 'paper' or 'code', got {variant!r}")
+    candidates = candidate_line(image, k=k)
     fitness = np.empty(len(candidates))
     for start in range(0, len(candidates), 256):  # bounded memory on long candidate lines
         chunk = candidates[start:start + 256]

@@ -4,8 +4,8 @@
 ...     print(frame.shape, frame.geometry.beam_x)
 """
 
-from mxqc.io.registry import READERS, detect_reader, read_frame, read_frames
+from mxqc.io.registry import READERS, count_frames, detect_reader, read_frame, read_frames
 from mxqc.io.writers import write_cbf, write_edf, write_nexus, write_smv, write_tiff
 
-__all__ = ["READERS", "detect_reader", "read_frame", "read_frames", "write_cbf", "write_edf",
+__all__ = ["READERS", "count_frames", "detect_reader", "read_frame", "read_frames", "write_cbf", "write_edf",
            "write_nexus", "write_smv", "write_tiff"]

@@ -117,5 +117,10 @@ register(Reader("cbf", lambda head, name: head.startswith(b"###CBF")
                 or _strip_name(name).endswith(".cbf"), _read_cbf))
 register(Reader("smv", lambda head, name: head.startswith(b"{\nHEADER_BYTES")
                 or head.startswith(b"{\r\nHEADER_BYTES"), _read_smv))
+def _count_with_fabio(path: str) -> int:
+    with fabio.open(path) as image:
+        return image.nframes
+
+
 register(Reader("fabio", lambda head, name: _strip_name(name).endswith(_FABIO_EXTENSIONS)
-                or head[:4] in (b"II*\x00", b"MM\x00*"), _read_with_fabio))
+                or head[:4] in (b"II*\x00", b"MM\x00*"), _read_with_fabio, _count_with_fabio))

@@ -84,4 +84,10 @@ def _read_nexus(path: str, frames: slice | None):
             yield Frame(pixels, geom, FrameSource(path, index, "nexus"), {})
 
 
-register(Reader("nexus", lambda head, name: head.startswith(b"\x89HDF\r\n\x1a\n"), _read_nexus))
+def _count_nexus(path: str) -> int:
+    with h5py.File(path, "r") as h5:
+        return sum(1 if s.ndim == 2 else s.shape[0] for s in _stacks(path, h5))
+
+
+register(Reader("nexus", lambda head, name: head.startswith(b"\x89HDF\r\n\x1a\n"), _read_nexus,
+                _count_nexus))

@@ -18,12 +18,13 @@ class Reader:
 
     ``matches(head, name)`` looks at the first decompressed bytes and the lower-case file
     name; ``read(path, frames)`` yields Frames for the selected frame indices (a ``slice``
-    or None for all).
+    or None for all); ``count(path)`` says how many frames the file holds.
     """
 
     name: str
     matches: Callable[[bytes, str], bool]
     read: Callable[[str, slice | None], Iterator[Frame]]
+    count: Callable[[str], int] = lambda path: 1
 
 
 READERS: dict[str, Reader] = {}
@@ -91,6 +92,19 @@ def read_frames(path, *, frames: slice | None = None) -> Iterator[Frame]:
     except FrameReadError:
         raise
     except Exception as exc:  # a library failed deep inside: name the file and the reason
+        raise FrameReadError(path, f"{reader.name} reader failed: {type(exc).__name__}: {exc}") \
+            from exc
+
+
+def count_frames(path) -> int:
+    """How many frames ``path`` holds, without reading pixels where the format allows."""
+    path = os.fspath(path)
+    reader = detect_reader(path)
+    try:
+        return reader.count(path)
+    except FrameReadError:
+        raise
+    except Exception as exc:
         raise FrameReadError(path, f"{reader.name} reader failed: {type(exc).__name__}: {exc}") \
             from exc
 

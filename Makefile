@@ -1,0 +1,28 @@
+# `make test` and `make demo` work on a fresh clone: they build .venv from nothing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+REAL_FRAMES ?= ../shared/real-frames
+
+.PHONY: test demo bench lint clean
+
+$(BIN)/mxqc: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+test: $(BIN)/mxqc
+	$(BIN)/python -m pytest -q
+
+demo: $(BIN)/mxqc
+	$(BIN)/mxqc info $(REAL_FRAMES)
+	$(BIN)/mxqc center $(REAL_FRAMES)
+
+bench: $(BIN)/mxqc
+	$(BIN)/python benchmarks/bench_foundation.py
+
+lint: $(BIN)/mxqc
+	$(BIN)/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,147 @@
+"""The ``mxqc`` command line: one Typer app, each command a thin driver over library calls."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from typing import Annotated
+
+import cv2
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mxqc import __version__
+from mxqc.centre import CENTRE_METHODS, locate_beam
+from mxqc.errors import MxqcError
+from mxqc.io import count_frames, read_frame, read_frames
+from mxqc.normalise import RESIZE_METHODS, VARIANTS, normalise_frame
+from mxqc.paths import expand_paths
+
+app = typer.Typer(help="mxqc: find anomalies in macromolecular X-ray diffraction images.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+err_console = Console(stderr=True)
+
+Paths = Annotated[list[str], typer.Argument(help="Files, directories or globs.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _fail(path: str, exc: Exception, failures: list) -> None:
+    failures.append({"path": path, "error": str(exc)})
+    err_console.print(f"[red]error[/red] {exc}")
+
+
+def _finish(failures: list) -> None:
+    if failures:
+        err_console.print(f"{len(failures)} file(s) failed")
+        raise typer.Exit(code=1)
+
+
+def _round(value, digits=2):
+    return None if value is None else round(float(value), digits)
+
+
+@app.command()
+def version():
+    """Print the mxqc version."""
+    console.print(__version__)
+
+
+@app.command()
+def info(paths: Paths, as_json: AsJson = False):
+    """Format, shape, geometry and gap fraction of each file (first frame)."""
+    rows, failures = [], []
+    for path in expand_paths(paths):
+        try:
+            frame = read_frame(path)
+            g = frame.geometry
+            rows.append({"path": path, "format": frame.source.format,
+                         "frames": count_frames(path), "shape": list(frame.shape),
+                         "dtype": str(frame.pixels.dtype),
+                         "gap_fraction": round(frame.gap_fraction, 5),
+                         "beam_x": _round(g.beam_x), "beam_y": _round(g.beam_y),
+                         "pixel_size_mm": _round(g.pixel_size_mm, 5),
+                         "distance_mm": _round(g.distance_mm), "wavelength_a": _round(g.wavelength_a, 5),
+                         "header_fields": dict(g.fields)})
+        except MxqcError as exc:
+            _fail(path, exc, failures)
+    if as_json:
+        console.print_json(json.dumps({"files": rows, "failures": failures}))
+    else:
+        table = Table("file", "format", "frames", "shape", "gaps", "beam (x, y) px", "pixel mm",
+                      "distance mm", "λ Å")
+        for r in rows:
+            beam = "—" if r["beam_x"] is None else f"({r['beam_x']}, {r['beam_y']})"
+            table.add_row(os.path.basename(r["path"]), r["format"], str(r["frames"]),
+                          "×".join(map(str, r["shape"])), f"{100 * r['gap_fraction']:.1f}%", beam,
+                          *(str(r[k] if r[k] is not None else "—")
+                            for k in ("pixel_size_mm", "distance_mm", "wavelength_a")))
+        console.print(table)
+    _finish(failures)
+
+
+@app.command()
+def center(paths: Paths,
+           method: Annotated[str, typer.Option(help="One of: " + ", ".join(
+               sorted(["naive", "reflex", "header", "symmetry", "auto"])))] = "auto",
+           size: Annotated[int, typer.Option(help="Working image size.")] = 512,
+           frame_index: Annotated[int, typer.Option("--frame", help="Frame of a multi-frame file.")] = 0,
+           as_json: AsJson = False):
+    """Beam centre of each file in raw-frame pixels, with the header centre beside it."""
+    if method not in CENTRE_METHODS:
+        raise typer.BadParameter(f"must be one of {sorted(CENTRE_METHODS)}", param_hint="--method")
+    rows, failures = [], []
+    for path in expand_paths(paths):
+        try:
+            frame = read_frame(path, frame_index)
+            found = locate_beam(frame, method=method, size=size)
+            g = frame.geometry
+            rows.append({"path": path, "frame": frame_index, **asdict(found),
+                         "header_x": _round(g.beam_x), "header_y": _round(g.beam_y),
+                         "offset_from_header": _round(np.hypot(found.x - g.beam_x, found.y - g.beam_y))
+                         if g.has_beam else None})
+        except MxqcError as exc:
+            _fail(path, exc, failures)
+    if as_json:
+        console.print_json(json.dumps({"centres": rows, "failures": failures}))
+    else:
+        table = Table("file", "x", "y", "± px", "method", "header (x, y)", "Δ header", "note")
+        for r in rows:
+            header = "—" if r["header_x"] is None else f"({r['header_x']}, {r['header_y']})"
+            table.add_row(os.path.basename(r["path"]), f"{r['x']:.1f}", f"{r['y']:.1f}",
+                          "—" if r["uncertainty"] is None else f"{r['uncertainty']:.1f}",
+                          r["method"], header,
+                          "—" if r["offset_from_header"] is None else str(r["offset_from_header"]),
+                          r["detail"])
+        console.print(table)
+    _finish(failures)
+
+
+@app.command()
+def convert(paths: Paths,
+            out: Annotated[str, typer.Option("--out", help="Output directory.")],
+            size: Annotated[int, typer.Option(help="Output edge in pixels.")] = 512,
+            variant: Annotated[str, typer.Option(help="paper or reflex-code.")] = "paper",
+            resize: Annotated[str, typer.Option(help="nearest, area or max.")] = "nearest"):
+    """Raw frames → 8-bit PNG negatives like the RefleX dataset."""
+    if variant not in VARIANTS:
+        raise typer.BadParameter(f"must be one of {VARIANTS}", param_hint="--variant")
+    if resize not in RESIZE_METHODS:
+        raise typer.BadParameter(f"must be one of {RESIZE_METHODS}", param_hint="--resize")
+    os.makedirs(out, exist_ok=True)
+    failures, written = [], 0
+    for path in expand_paths(paths):
+        try:
+            stem = os.path.basename(path).split(".")[0]
+            for frame in read_frames(path):
+                norm = normalise_frame(frame, size=size, variant=variant, resize=resize)
+                suffix = f"_{frame.source.index:06d}" if frame.source.format == "nexus" else ""
+                cv2.imwrite(os.path.join(out, f"{stem}{suffix}.png"), norm.image)
+                written += 1
+        except MxqcError as exc:
+            _fail(path, exc, failures)
+    console.print(f"wrote {written} PNG(s) to {out}")
+    _finish(failures)

@@ -1,0 +1,31 @@
+"""Expanding the paths users type (files, directories, globs) into files, in a stable order."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+_SIDECARS = (".info", ".md", ".txt", ".log", ".json", ".csv")
+
+
+def expand_paths(paths) -> list[str]:
+    """Files named by ``paths``: directories expand recursively, globs expand; sidecar and
+    text files found in directories are skipped; a path that matches nothing is kept as is,
+    so that the reader reports it as missing instead of it vanishing silently.
+
+    Eiger data files (``*_data_NNNNNN.h5``) found in a directory are skipped: they are read
+    through their master file.
+    """
+    out: list[str] = []
+    for path in map(os.fspath, paths):
+        if os.path.isdir(path):
+            for root, _dirs, files in sorted(os.walk(path)):
+                for name in sorted(files):
+                    if name.lower().endswith(_SIDECARS) or "_data_" in name and name.endswith(".h5"):
+                        continue
+                    out.append(os.path.join(root, name))
+        elif glob.has_magic(path):
+            out.extend(sorted(glob.glob(path, recursive=True)))
+        else:
+            out.append(path)
+    return out
