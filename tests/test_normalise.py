@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+
+from mxqc.errors import InvalidFrameError
+from mxqc.normalise import normalise, valid_quantiles
+from mxqc.simulate import RingPattern, ring_pattern
+
+
+def test_histogram_quantile_matches_numpy():
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(30, size=(300, 300)).astype(np.float32)
+    counts[::7] = np.nan
+    finite = counts[np.isfinite(counts)]
+    for q in (0.05, 0.5, 0.95, 0.999):
+        assert valid_quantiles(counts, [q])[0] == np.percentile(finite, 100 * q, method="lower")
+
+
+def test_float_data_quantile():
+    values = np.linspace(0, 1, 10001, dtype=np.float32).reshape(1, -1)
+    assert valid_quantiles(values, [0.95])[0] == pytest.approx(0.95, abs=1e-4)
+
+
+def test_polarity_and_clip():
+    counts = np.zeros((100, 100), np.float32)
+    counts[:, 50:] = 1000  # half the frame strong: the 95th percentile is 1000
+    counts[0, 0] = 5000
+    out = normalise(counts, size=100)
+    assert out.clip_value == 1000
+    assert out.image[50, 75] == 0  # strong → black
+    assert out.image[50, 25] == 255  # empty → white
+    assert out.image[0, 0] == 0  # clipped, not wrapped
+
+
+def test_gap_rows_do_not_turn_white():
+    counts = np.full((200, 200), 50.0, np.float32)
+    counts[100:110] = np.nan
+    out = normalise(counts, size=200)
+    assert not out.valid[100:110].any() and out.valid[:100].all()
+    assert (out.image[100:110] == out.image[50]).all()  # filled from neighbours, not white
+
+
+def test_weak_frame_is_not_binary():
+    rng = np.random.default_rng(1)
+    weak = rng.poisson(0.3, size=(400, 400)).astype(np.float32)  # 95th percentile: 1 count
+    weak[180:220, 180:220] += rng.poisson(8, size=(40, 40))
+    out = normalise(weak, size=400)
+    assert out.clip_value >= 4 and out.clip_quantile > 0.95
+    assert len(np.unique(out.image)) > 4
+
+
+def test_blank_frame():
+    out = normalise(np.zeros((64, 64), np.float32), size=32)
+    assert (out.image == 255).all()
+
+
+def test_block_max_keeps_a_spot_that_nearest_drops():
+    counts = np.ones((1024, 1024), np.float32)
+    counts[501, 503] = 100.0  # one bright pixel off the nearest-neighbour grid
+    nearest = normalise(counts, size=128, resize="nearest").image
+    assert (nearest == nearest[0, 0]).all()  # the spot is gone
+    assert normalise(counts, size=128, resize="max").image[62, 62] == 0
+    area = normalise(counts, size=128, resize="area").image
+    assert area[62, 62] < area[0, 0]
+
+
+def test_reflex_code_variant_crops_and_deletes_gaps():
+    counts = ring_pattern(RingPattern(shape=(600, 600), gap_period=200, gap_width=10))
+    out = normalise(counts, size=256, variant="reflex-code")
+    assert len(out.mapping.rows) == 550 - 20 and len(out.mapping.cols) == 550 - 20
+    assert out.mapping.rows[0] == 25 and 200 not in out.mapping.rows
+    x, y = out.mapping.to_image(299.5, 299.5)
+    assert abs(x - 127.5) < 1.5 and abs(y - 127.5) < 1.5
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(size=4), "size"), (dict(resize="bicubic"), "resize"), (dict(variant="x"), "variant")])
+def test_rejected_options(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        normalise(np.ones((32, 32), np.float32), **kwargs)
+
+
+def test_all_nan_frame_raises():
+    with pytest.raises(InvalidFrameError):
+        normalise(np.full((32, 32), np.nan, np.float32))
