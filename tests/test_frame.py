@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mxqc.classes import CLASSES, CLASS_DESCRIPTIONS
+from mxqc.classes import CLASS_DESCRIPTIONS, CLASSES
 from mxqc.frame import Geometry
 
 GEOMETRY = Geometry(pixel_size_mm=0.172, distance_mm=300.0, wavelength_a=1.0)

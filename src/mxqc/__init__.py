@@ -7,7 +7,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
 
-from mxqc.errors import FrameReadError, MxqcError  # noqa: E402
-from mxqc.frame import Frame, FrameSource, Geometry  # noqa: E402
+from mxqc.errors import FrameReadError, MxqcError
+from mxqc.frame import Frame, FrameSource, Geometry
 
 __all__ = ["Frame", "FrameReadError", "FrameSource", "Geometry", "MxqcError", "__version__"]

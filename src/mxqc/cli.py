@@ -40,6 +40,16 @@ def _finish(failures: list) -> None:
         raise typer.Exit(code=1)
 
 
+def _file_table(rows, *columns) -> Table:
+    """A table whose first column shows whole file names (never truncated)."""
+    table = Table()
+    width = max((len(os.path.basename(r["path"])) for r in rows), default=4)
+    table.add_column("file", no_wrap=True, min_width=width)
+    for column in columns:
+        table.add_column(column)
+    return table
+
+
 def _round(value, digits=2):
     return None if value is None else round(float(value), digits)
 
@@ -64,15 +74,16 @@ def info(paths: Paths, as_json: AsJson = False):
                          "gap_fraction": round(frame.gap_fraction, 5),
                          "beam_x": _round(g.beam_x), "beam_y": _round(g.beam_y),
                          "pixel_size_mm": _round(g.pixel_size_mm, 5),
-                         "distance_mm": _round(g.distance_mm), "wavelength_a": _round(g.wavelength_a, 5),
+                         "distance_mm": _round(g.distance_mm),
+                         "wavelength_a": _round(g.wavelength_a, 5),
                          "header_fields": dict(g.fields)})
         except MxqcError as exc:
             _fail(path, exc, failures)
     if as_json:
         console.print_json(json.dumps({"files": rows, "failures": failures}))
     else:
-        table = Table("file", "format", "frames", "shape", "gaps", "beam (x, y) px", "pixel mm",
-                      "distance mm", "λ Å")
+        table = _file_table(rows, "format", "frames", "shape", "gaps", "beam (x, y) px",
+                            "pixel mm", "distance mm", "λ Å")
         for r in rows:
             beam = "—" if r["beam_x"] is None else f"({r['beam_x']}, {r['beam_y']})"
             table.add_row(os.path.basename(r["path"]), r["format"], str(r["frames"]),
@@ -88,7 +99,8 @@ def center(paths: Paths,
            method: Annotated[str, typer.Option(help="One of: " + ", ".join(
                sorted(["naive", "reflex", "header", "symmetry", "auto"])))] = "auto",
            size: Annotated[int, typer.Option(help="Working image size.")] = 512,
-           frame_index: Annotated[int, typer.Option("--frame", help="Frame of a multi-frame file.")] = 0,
+           frame_index: Annotated[int, typer.Option(
+               "--frame", help="Frame of a multi-frame file.")] = 0,
            as_json: AsJson = False):
     """Beam centre of each file in raw-frame pixels, with the header centre beside it."""
     if method not in CENTRE_METHODS:
@@ -99,16 +111,17 @@ def center(paths: Paths,
             frame = read_frame(path, frame_index)
             found = locate_beam(frame, method=method, size=size)
             g = frame.geometry
+            offset = np.hypot(found.x - g.beam_x, found.y - g.beam_y) if g.has_beam else None
             rows.append({"path": path, "frame": frame_index, **asdict(found),
                          "header_x": _round(g.beam_x), "header_y": _round(g.beam_y),
-                         "offset_from_header": _round(np.hypot(found.x - g.beam_x, found.y - g.beam_y))
-                         if g.has_beam else None})
+                         "offset_from_header": _round(offset)})
         except MxqcError as exc:
             _fail(path, exc, failures)
     if as_json:
         console.print_json(json.dumps({"centres": rows, "failures": failures}))
     else:
-        table = Table("file", "x", "y", "± px", "method", "header (x, y)", "Δ header", "note")
+        table = _file_table(rows, "x", "y", "± px", "method", "header (x, y)", "Δ header",
+                            "note")
         for r in rows:
             header = "—" if r["header_x"] is None else f"({r['header_x']}, {r['header_y']})"
             table.add_row(os.path.basename(r["path"]), f"{r['x']:.1f}", f"{r['y']:.1f}",

@@ -64,7 +64,7 @@ class ImageMapping:
         kept = [_interp_extrapolate(v, idx.astype(float), np.arange(len(idx), dtype=float))
                 for v, idx in ((x, self.cols), (y, self.rows))]
         return tuple((k + 0.5) * n / len(idx) - 0.5 for k, n, idx in
-                     zip(kept, (self.image_shape[1], self.image_shape[0]), (self.cols, self.rows)))
+                     zip(kept, (self.image_shape[1], self.image_shape[0]), (self.cols, self.rows), strict=False))
 
     def to_raw(self, x, y):
         """Image (x, y) → raw-frame (x, y)."""

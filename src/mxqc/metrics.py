@@ -17,6 +17,8 @@ Differences in ``reflex_compatible`` mode (what the original code computed; note
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn import metrics as skm
 
@@ -44,6 +46,13 @@ def jaccard_per_image(y_true, y_pred) -> np.ndarray:
     inter = np.logical_and(y_true, y_pred).sum(axis=1)
     union = np.logical_or(y_true, y_pred).sum(axis=1)
     return np.where(union == 0, 1.0, inter / np.maximum(union, 1))
+
+
+def _mcc(t, p) -> float:
+    """Matthews correlation; 0.0 for a zero denominator (a constant truth or prediction)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return float(skm.matthews_corrcoef(t, p))
 
 
 def multilabel_scores(y_true, y_score, *, threshold=0.5, reflex_compatible: bool = False):
@@ -76,7 +85,7 @@ def multilabel_scores(y_true, y_score, *, threshold=0.5, reflex_compatible: bool
         recall_macro=skm.recall_score(y_true, y_pred, average="macro", zero_division=0),
         f1_macro=skm.f1_score(y_true, y_pred, average="macro", zero_division=0),
         f2_macro=skm.fbeta_score(y_true, y_pred, beta=2, average="macro", zero_division=0),
-        mcc_macro=float(np.mean([skm.matthews_corrcoef(y_true[:, j], y_pred[:, j])
+        mcc_macro=float(np.mean([_mcc(y_true[:, j], y_pred[:, j])
                                  for j in range(y_true.shape[1])])),
         jaccard=float(jaccard_per_image(y_true, y_pred).mean()),
         exact_match=float(np.all(y_true == y_pred, axis=1).mean()),

@@ -21,7 +21,8 @@ def expand_paths(paths) -> list[str]:
         if os.path.isdir(path):
             for root, _dirs, files in sorted(os.walk(path)):
                 for name in sorted(files):
-                    if name.lower().endswith(_SIDECARS) or "_data_" in name and name.endswith(".h5"):
+                    eiger_data = "_data_" in name and name.endswith(".h5")
+                    if name.lower().endswith(_SIDECARS) or eiger_data:
                         continue
                     out.append(os.path.join(root, name))
         elif glob.has_magic(path):

@@ -7,8 +7,10 @@ from mxqc.io import count_frames, read_frame
 
 # file, reader, (rows, cols), beam (x, y) px, wavelength Å, distance mm, pixel mm
 EXPECTED = [
-    ("DLS_I03_smargon_0001.cbf.gz", "cbf", (2527, 2463), (1229.30, 1200.48), 0.97625, 291.47, 0.172),
-    ("dlsnxs2cbf_therm_0001.cbf.gz", "cbf", (4362, 4148), (2216.06, 2300.41), 0.98027, 213.96, 0.075),
+    ("DLS_I03_smargon_0001.cbf.gz", "cbf", (2527, 2463), (1229.30, 1200.48), 0.97625, 291.47,
+     0.172),
+    ("dlsnxs2cbf_therm_0001.cbf.gz", "cbf", (4362, 4148), (2216.06, 2300.41), 0.98027, 213.96,
+     0.075),
     ("thau_3_2_0016.cbf.bz2", "cbf", (2527, 2463), (1261.61, 1306.96), 0.96859, 351.0, 0.172),
     ("adsc.img.bz2", "smv", (2304, 2304), (1216.9, 1143.4), 1.0, 250.0, 0.0816),
     ("TIMEPIX_SU_516-stdgoni_0001.img", "smv", (516, 516), (246.14, 240.35), 0.0251, 531.85, 0.055),

@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 
 from mxqc.frame import Geometry
-from mxqc.io import (count_frames, read_frame, read_frames, write_cbf, write_edf, write_nexus,
-                     write_smv, write_tiff)
+from mxqc.io import (
+    count_frames,
+    read_frame,
+    read_frames,
+    write_cbf,
+    write_edf,
+    write_nexus,
+    write_smv,
+    write_tiff,
+)
 
 GEOMETRY = Geometry(beam_x=40.25, beam_y=30.5, pixel_size_mm=0.172, distance_mm=250.0,
                     wavelength_a=0.9795)

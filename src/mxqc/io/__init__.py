@@ -7,5 +7,6 @@
 from mxqc.io.registry import READERS, count_frames, detect_reader, read_frame, read_frames
 from mxqc.io.writers import write_cbf, write_edf, write_nexus, write_smv, write_tiff
 
-__all__ = ["READERS", "count_frames", "detect_reader", "read_frame", "read_frames", "write_cbf", "write_edf",
+__all__ = ["READERS", "count_frames", "detect_reader", "read_frame", "read_frames", "write_cbf",
+           "write_edf",
            "write_nexus", "write_smv", "write_tiff"]

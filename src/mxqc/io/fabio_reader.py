@@ -115,8 +115,8 @@ def _selected(index: int, n: int, frames: slice | None) -> bool:
 
 register(Reader("cbf", lambda head, name: head.startswith(b"###CBF")
                 or _strip_name(name).endswith(".cbf"), _read_cbf))
-register(Reader("smv", lambda head, name: head.startswith(b"{\nHEADER_BYTES")
-                or head.startswith(b"{\r\nHEADER_BYTES"), _read_smv))
+register(Reader("smv", lambda head, name: head.startswith((b"{\nHEADER_BYTES",
+                                                          b"{\r\nHEADER_BYTES")), _read_smv))
 def _count_with_fabio(path: str) -> int:
     with fabio.open(path) as image:
         return image.nframes

@@ -28,7 +28,8 @@ def _geometry(h5) -> Geometry:
         "distance_mm": _scalar(h5, f"{_DET}/detector_distance", 1e3),
         "wavelength_a": _scalar(h5, "/entry/instrument/beam/incident_wavelength"),
     }
-    labels = {"beam_x": f"{_DET}/beam_center_x (pixels)", "beam_y": f"{_DET}/beam_center_y (pixels)",
+    labels = {"beam_x": f"{_DET}/beam_center_x (pixels)",
+              "beam_y": f"{_DET}/beam_center_y (pixels)",
               "pixel_size_mm": f"{_DET}/x_pixel_size (m)",
               "distance_mm": f"{_DET}/detector_distance (m)",
               "wavelength_a": "/entry/instrument/beam/incident_wavelength (Å)"}
@@ -67,7 +68,7 @@ def _read_nexus(path: str, frames: slice | None):
         geom = _geometry(h5)
         mask = h5.get(f"{_DET}/detectorSpecific/pixel_mask")
         mask = np.asarray(mask[()]) != 0 if mask is not None else None
-        starts = np.cumsum([0] + counts)
+        starts = np.cumsum([0, *counts])
         wanted = range(int(starts[-1]))[frames] if frames is not None else range(int(starts[-1]))
         for index in wanted:
             block = int(np.searchsorted(starts, index, side="right") - 1)

@@ -47,8 +47,9 @@ def _write_maybe_compressed(path, write):
         _compress_in_place(path)
 
 
-def write_cbf(path, pixels, geometry: Geometry = Geometry(), *, count_cutoff: int = 1_048_500):
+def write_cbf(path, pixels, geometry: Geometry | None = None, *, count_cutoff: int = 1_048_500):
     """Pilatus-style miniCBF (byte-offset, int32); NaN → −1; ``.gz``/``.bz2`` compress."""
+    geometry = Geometry() if geometry is None else geometry
     lines = [f"# Count_cutoff {count_cutoff} counts"]
     if geometry.pixel_size_mm:
         s = geometry.pixel_size_mm * 1e-3
@@ -65,8 +66,9 @@ def write_cbf(path, pixels, geometry: Geometry = Geometry(), *, count_cutoff: in
     _write_maybe_compressed(path, image.write)
 
 
-def write_smv(path, pixels, geometry: Geometry = Geometry()):
+def write_smv(path, pixels, geometry: Geometry | None = None):
     """ADSC SMV (uint16). Beam centre in the ADSC convention (see ``geometry.from_smv``)."""
+    geometry = Geometry() if geometry is None else geometry
     counts = _as_counts(pixels, np.uint16, 0)
     header = {"CCD_IMAGE_SATURATION": "65535"}
     px = geometry.pixel_size_mm
@@ -93,13 +95,14 @@ def write_tiff(path, pixels):
     fabio.tifimage.TifImage(data=_as_counts(pixels, np.int32, -1)).write(os.fspath(path))
 
 
-def write_edf(path, pixels, geometry: Geometry = Geometry()):
+def write_edf(path, pixels, geometry: Geometry | None = None):
     """ESRF EDF, float32 with NaN kept; geometry as ``beam_x`` style header keys."""
-    fabio.edfimage.EdfImage(data=np.asarray(pixels, np.float32),
-                            header=_key_header(geometry)).write(os.fspath(path))
+    header = _key_header(Geometry() if geometry is None else geometry)
+    fabio.edfimage.EdfImage(data=np.asarray(pixels, np.float32), header=header).write(
+        os.fspath(path))
 
 
-def write_nexus(path, frames, geometry: Geometry = Geometry(), *, frames_per_file: int = 100,
+def write_nexus(path, frames, geometry: Geometry | None = None, *, frames_per_file: int = 100,
                 dtype=np.uint32):
     """Eiger-style NeXus master file with external-link data files, bitshuffle-LZ4 compressed.
 
@@ -111,6 +114,7 @@ def write_nexus(path, frames, geometry: Geometry = Geometry(), *, frames_per_fil
     frames : (N, H, W) array or iterable of (H, W) arrays
         Counts with NaN for gaps (written as the dtype's maximum, Eiger's gap flag).
     """
+    geometry = Geometry() if geometry is None else geometry
     path = os.fspath(path)
     stem = path.removesuffix(".h5").removesuffix("_master")
     gap = np.iinfo(dtype).max
@@ -121,7 +125,7 @@ def write_nexus(path, frames, geometry: Geometry = Geometry(), *, frames_per_fil
         n_files += 1
         name = f"{stem}_data_{n_files:06d}.h5"
         with h5py.File(name, "w") as f:
-            f.create_dataset("entry/data/data", data=np.stack(block), chunks=(1,) + block[0].shape,
+            f.create_dataset("entry/data/data", data=np.stack(block), chunks=(1, *block[0].shape),
                              **hdf5plugin.Bitshuffle(cname="lz4"))
         block = []
         return name

@@ -1,0 +1,88 @@
+"""The CLI in-process: real files written by our writers, one of them corrupt."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mxqc.cli import app
+from mxqc.frame import Geometry
+from mxqc.io import write_cbf, write_nexus
+from mxqc.simulate import RingPattern, ring_pattern
+
+runner = CliRunner(env={"COLUMNS": "200"})  # a terminal wide enough for whole cells
+CENTRE = (300.0, 270.0)
+GEOMETRY = Geometry(beam_x=CENTRE[0], beam_y=CENTRE[1], pixel_size_mm=0.172,
+                    distance_mm=200.0, wavelength_a=1.0)
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    counts = ring_pattern(RingPattern(shape=(600, 560), centre=CENTRE,
+                                      ring_radii=(100.0, 180.0, 240.0)))
+    write_cbf(tmp_path / "a_0001.cbf", counts, GEOMETRY)
+    write_cbf(tmp_path / "a_0002.cbf.gz", counts, GEOMETRY)
+    write_nexus(tmp_path / "b_master.h5", [counts, counts], GEOMETRY)
+    (tmp_path / "broken_0003.cbf").write_bytes((tmp_path / "a_0001.cbf").read_bytes()[:900])
+    return tmp_path
+
+
+def parse(output):
+    return json.loads(output[output.index("{"):])
+
+
+def test_info_reports_every_file_and_fails_on_the_bad_one(run_dir):
+    result = runner.invoke(app, ["info", str(run_dir), "--json"])
+    assert result.exit_code == 1
+    report = parse(result.stdout)
+    by_name = {r["path"].split("/")[-1]: r for r in report["files"]}
+    assert set(by_name) == {"a_0001.cbf", "a_0002.cbf.gz", "b_master.h5"}
+    assert by_name["b_master.h5"]["frames"] == 2
+    assert by_name["a_0001.cbf"]["shape"] == [600, 560]
+    assert by_name["a_0001.cbf"]["beam_x"] == 300.0
+    assert by_name["a_0001.cbf"]["header_fields"]["beam_x"].startswith("Beam_xy")
+    assert [f["path"].split("/")[-1] for f in report["failures"]] == ["broken_0003.cbf"]
+    assert "truncated" in report["failures"][0]["error"]
+
+
+def test_center_json_compares_with_header(run_dir):
+    result = runner.invoke(app, ["center", str(run_dir / "a_0001.cbf"), "--method", "symmetry",
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    row = parse(result.stdout)["centres"][0]
+    assert row["method"] == "symmetry"
+    assert abs(row["x"] - CENTRE[0]) < 1.5 and abs(row["y"] - CENTRE[1]) < 1.5
+    assert row["header_x"] == 300.0 and row["offset_from_header"] < 1.5
+
+
+def test_center_table_and_glob(run_dir):
+    result = runner.invoke(app, ["center", str(run_dir / "a_*.cbf*")])
+    assert result.exit_code == 0, result.output
+    assert "a_0001.cbf" in result.stdout and "a_0002.cbf.gz" in result.stdout
+    assert "auto/header" in result.stdout
+
+
+def test_center_rejects_unknown_method(run_dir):
+    result = runner.invoke(app, ["center", str(run_dir), "--method", "magic"])
+    assert result.exit_code == 2
+
+
+def test_convert_writes_pngs_and_carries_on(run_dir, tmp_path):
+    out = tmp_path / "png"
+    result = runner.invoke(app, ["convert", str(run_dir), "--out", str(out), "--size", "128"])
+    assert result.exit_code == 1  # the broken file
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["a_0001.png", "a_0002.png", "b_master_000000.png", "b_master_000001.png"]
+    image = cv2.imread(str(out / "a_0001.png"), cv2.IMREAD_UNCHANGED)
+    assert image.shape == (128, 128) and image.dtype == np.uint8
+    assert image[0, 0] > image[64, 68]  # edges weak (white), near the beam strong (darker)
+
+
+def test_convert_reflex_code_variant(run_dir, tmp_path):
+    out = tmp_path / "code"
+    result = runner.invoke(app, ["convert", str(run_dir / "a_0001.cbf"), "--out", str(out),
+                                 "--variant", "reflex-code"])
+    assert result.exit_code == 0, result.output
+    assert cv2.imread(str(out / "a_0001.png"), cv2.IMREAD_UNCHANGED).shape == (512, 512)
