@@ -61,10 +61,11 @@ class ImageMapping:
 
     def to_image(self, x, y):
         """Raw-frame (x, y) → image (x, y)."""
-        kept = [_interp_extrapolate(v, idx.astype(float), np.arange(len(idx), dtype=float))
-                for v, idx in ((x, self.cols), (y, self.rows))]
-        return tuple((k + 0.5) * n / len(idx) - 0.5 for k, n, idx in
-                     zip(kept, (self.image_shape[1], self.image_shape[0]), (self.cols, self.rows), strict=False))
+        out = []
+        for v, n, idx in ((x, self.image_shape[1], self.cols), (y, self.image_shape[0], self.rows)):
+            k = _interp_extrapolate(v, idx.astype(float), np.arange(len(idx), dtype=float))
+            out.append((k + 0.5) * n / len(idx) - 0.5)
+        return tuple(out)
 
     def to_raw(self, x, y):
         """Image (x, y) → raw-frame (x, y)."""
