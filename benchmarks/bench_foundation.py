@@ -51,7 +51,8 @@ def speed_rows(tmp: Path):
     rows = []
     pilatus = detector_frame((2527, 2463), (1240.0, 1270.0), 212)
     write_cbf(tmp / "p6m.cbf", pilatus, Geometry(beam_x=1240.0, beam_y=1270.0))
-    rows.append(("read Pilatus 6M CBF (2527×2463 int32)", timed(lambda: read_frame(tmp / "p6m.cbf"))))
+    rows.append(("read Pilatus 6M CBF (2527×2463 int32)",
+                 timed(lambda: read_frame(tmp / "p6m.cbf"))))
     eiger = detector_frame((4371, 4150), (2070.0, 2180.0), 550)
     write_nexus(tmp / "e16m_master.h5", [eiger], Geometry(beam_x=2070.0, beam_y=2180.0))
     rows.append(("read Eiger 16M HDF5 frame (4371×4150, bitshuffle-LZ4)",
@@ -63,21 +64,26 @@ def speed_rows(tmp: Path):
         rows.append((f"normalise {name} → 512², reflex-code variant",
                      timed(lambda p=pixels: normalise(p, variant="reflex-code"))))
     for size in (512, 1024):
-        counts = ring_pattern(RingPattern(shape=(2 * size, 2 * size), centre=(1.1 * size, 0.95 * size),
-                                          ring_radii=(0.3 * size, 0.55 * size, 0.8 * size)))
-        norm = normalise(counts, size=size, resize="area")
-        for method in METHODS:
-            rows.append((f"centre {method}, {size}²",
-                         timed(lambda m=method: find_centre(norm.image, method=m, valid=norm.valid),
-                               repeat=3)))
-        rows.append((f"radial features {size}², first call (builds the layer map)",
-                     timed(lambda: radial_features(norm.image, (size * 0.55, size * 0.47)),
-                           repeat=1)))
-        rows.append((f"radial features {size}², cached layer map",
-                     timed(lambda: radial_features(norm.image, (size * 0.55, size * 0.47)))))
-        for mode in ("min", "max"):
-            rows.append((f"polar-{mode} {size}²",
-                         timed(lambda m=mode: polar(norm.image, (size * 0.55, size * 0.47), mode=m))))
+        rows += image_rows(size)
+    return rows
+
+
+def image_rows(size: int):
+    """Centre methods and representations on one size×size image."""
+    counts = ring_pattern(RingPattern(shape=(2 * size, 2 * size),
+                                      centre=(1.1 * size, 0.95 * size),
+                                      ring_radii=(0.3 * size, 0.55 * size, 0.8 * size)))
+    norm = normalise(counts, size=size, resize="area")
+    centre = (size * 0.55, size * 0.47)
+    rows = [(f"centre {method}, {size}²",
+             timed(lambda m=method: find_centre(norm.image, method=m, valid=norm.valid), repeat=3))
+            for method in METHODS]
+    rows.append((f"radial features {size}², first call (builds the layer map)",
+                 timed(lambda: radial_features(norm.image, centre), repeat=1)))
+    rows.append((f"radial features {size}², cached layer map",
+                 timed(lambda: radial_features(norm.image, centre))))
+    rows += [(f"polar-{mode} {size}²", timed(lambda m=mode: polar(norm.image, centre, mode=m)))
+             for mode in ("min", "max")]
     return rows
 
 
@@ -149,7 +155,8 @@ def main():
     parser.add_argument("--frames", type=int, default=60, help="synthetic frames for accuracy")
     parser.add_argument("--out", default=str(Path(__file__).with_name("results-foundation.md")))
     args = parser.parse_args()
-    lines = [f"# Foundation benchmark ({time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
+    machine = platform.processor() or platform.machine()
+    lines = [f"# Foundation benchmark ({time.strftime('%Y-%m-%d')}, {machine}, "
              f"{os.cpu_count()} cores)", "", "## Speed (ms per call, median)", "",
              "| stage | ms |", "|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:

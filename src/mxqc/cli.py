@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import asdict
 from typing import Annotated
 
@@ -22,7 +23,8 @@ from mxqc.paths import expand_paths
 
 app = typer.Typer(help="mxqc: find anomalies in macromolecular X-ray diffraction images.",
                   no_args_is_help=True, add_completion=False)
-console = Console()
+# Piped output (logs, CI) would otherwise be cut to 80 columns; terminals keep their width.
+console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True)
 
 Paths = Annotated[list[str], typer.Argument(help="Files, directories or globs.")]
@@ -46,7 +48,7 @@ def _file_table(rows, *columns) -> Table:
     width = max((len(os.path.basename(r["path"])) for r in rows), default=4)
     table.add_column("file", no_wrap=True, min_width=width)
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
     return table
 
 
@@ -82,12 +84,12 @@ def info(paths: Paths, as_json: AsJson = False):
     if as_json:
         console.print_json(json.dumps({"files": rows, "failures": failures}))
     else:
-        table = _file_table(rows, "format", "frames", "shape", "gaps", "beam (x, y) px",
-                            "pixel mm", "distance mm", "λ Å")
+        table = _file_table(rows, "format", "frames", "shape", "gaps", "beam x", "beam y",
+                            "pixel mm", "dist mm", "λ Å")
         for r in rows:
-            beam = "—" if r["beam_x"] is None else f"({r['beam_x']}, {r['beam_y']})"
             table.add_row(os.path.basename(r["path"]), r["format"], str(r["frames"]),
-                          "×".join(map(str, r["shape"])), f"{100 * r['gap_fraction']:.1f}%", beam,
+                          "×".join(map(str, r["shape"])), f"{100 * r['gap_fraction']:.1f}%",
+                          *(("—" if r[k] is None else str(r[k])) for k in ("beam_x", "beam_y")),
                           *(str(r[k] if r[k] is not None else "—")
                             for k in ("pixel_size_mm", "distance_mm", "wavelength_a")))
         console.print(table)
@@ -120,16 +122,15 @@ def center(paths: Paths,
     if as_json:
         console.print_json(json.dumps({"centres": rows, "failures": failures}))
     else:
-        table = _file_table(rows, "x", "y", "± px", "method", "header (x, y)", "Δ header",
-                            "note")
+        table = _file_table(rows, "x", "y", "± px", "method", "header x", "header y", "Δ hdr")
         for r in rows:
-            header = "—" if r["header_x"] is None else f"({r['header_x']}, {r['header_y']})"
             table.add_row(os.path.basename(r["path"]), f"{r['x']:.1f}", f"{r['y']:.1f}",
                           "—" if r["uncertainty"] is None else f"{r['uncertainty']:.1f}",
-                          r["method"], header,
-                          "—" if r["offset_from_header"] is None else str(r["offset_from_header"]),
-                          r["detail"])
+                          r["method"], *(("—" if r[k] is None else str(r[k]))
+                                         for k in ("header_x", "header_y", "offset_from_header")))
         console.print(table)
+        for r in rows:  # the why of each answer, too long for a table cell
+            console.print(f"[dim]{os.path.basename(r['path'])}: {r['detail']}[/dim]")
     _finish(failures)
 
 

@@ -20,7 +20,7 @@ from mxqc.centre.simple import naive
 
 MIN_SCORE = 0.05  # below this correlation the image has no usable symmetric structure
 MAX_UNCERTAINTY = 0.05  # ... nor when the half-mask estimates differ by over 5% of the edge
-MIN_OVERLAP = 0.25  # ignore shifts where the image overlaps its reflection by less than this
+MIN_OVERLAP = 0.05  # ignore shifts where the image overlaps its reflection by less than this
 
 
 def _symmetry_map(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
