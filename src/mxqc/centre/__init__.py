@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mxqc.frame import Frame
+from mxqc.normalise import normalise_frame
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,6 @@ def locate_beam(frame: Frame, *, method: str = "auto", size: int = 512,
     spots that nearest-neighbour drops), the method runs there, and the answer is converted
     back through the image's ``ImageMapping``.
     """
-    from mxqc.normalise import normalise_frame
-
     norm = normalise_frame(frame, size=size, resize=resize)
     header = None
     if frame.geometry.has_beam:

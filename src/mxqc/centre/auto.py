@@ -18,8 +18,9 @@ def auto_centre(image, *, valid=None, header=None) -> Centre:
 
     A confident symmetry centre (uncertainty under 1% of the edge) that disagrees with the
     header wins: headers are often stale or in another convention. A weak image estimate
-    defers to the header. Without a header the symmetry method (with its reflex fallback)
-    decides.
+    defers to the header. Without a header the symmetry method (with its fallback) decides.
+    When the header is returned, ``uncertainty`` is the σ of the image estimate that
+    confirmed it (None when the image could not check it).
     """
     found = symmetry_centre(image, valid=valid)
     if header is None:
