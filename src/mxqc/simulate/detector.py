@@ -1,0 +1,80 @@
+"""Detector models: pixel grids with module gaps (pixel arrays) or tiles (CCDs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class DetectorModel:
+    """A flat detector.
+
+    Attributes
+    ----------
+    name : str
+    shape : (rows, cols)
+    pixel_size_mm : float
+    modules : (n_rows, n_cols)
+        Module (pixel array) or tile (CCD) grid.
+    gap : (rows, cols)
+        Gap between modules in pixels (0 for tiled CCDs).
+    overload : int
+        Highest count the detector records.
+    readout_noise : float
+        Gaussian readout noise in counts (CCDs; 0 for photon counters).
+    ccd : bool
+        True for integrating CCDs (per-tile offset, readout noise, no gaps).
+    writer : {'cbf', 'smv', 'h5'}
+        The format the detector's frames are usually written in.
+    """
+
+    name: str
+    shape: tuple[int, int]
+    pixel_size_mm: float
+    modules: tuple[int, int] = (1, 1)
+    gap: tuple[int, int] = (0, 0)
+    overload: int = 1_048_500
+    readout_noise: float = 0.0
+    ccd: bool = False
+    writer: str = "cbf"
+
+    def module_map(self) -> np.ndarray:
+        """(rows, cols) int array: module index of each pixel, −1 in gaps."""
+        return _module_map(self.shape, self.modules, self.gap)
+
+
+@lru_cache(maxsize=8)
+def _module_map(shape, modules, gap) -> np.ndarray:
+    def axis(n, parts, gap_px):
+        size = (n - (parts - 1) * gap_px) // parts
+        index = np.full(n, -1, np.int32)
+        for k in range(parts):
+            start = k * (size + gap_px)
+            end = n if (k == parts - 1 and gap_px == 0) else start + size
+            index[start:end] = k
+        return index
+
+    rows = axis(shape[0], modules[0], gap[0])
+    cols = axis(shape[1], modules[1], gap[1])
+    out = np.where((rows[:, None] >= 0) & (cols[None, :] >= 0),
+                   rows[:, None] * modules[1] + cols[None, :], -1).astype(np.int32)
+    out.flags.writeable = False
+    return out
+
+
+DETECTORS: dict[str, DetectorModel] = {d.name: d for d in (
+    # PILATUS 6M: 5 × 12 modules of 487 × 195 px, gaps of 7 (columns) and 17 (rows) px.
+    DetectorModel("pilatus6m", (2527, 2463), 0.172, (12, 5), (17, 7), 1_048_500),
+    # EIGER 4M / 16M: modules of 1030 × 514 px, gaps of 10 (columns) and 37 (rows) px.
+    DetectorModel("eiger4m", (2167, 2070), 0.075, (4, 2), (37, 10), 65_535, writer="h5"),
+    DetectorModel("eiger16m", (4371, 4150), 0.075, (8, 4), (37, 10), 65_535, writer="h5"),
+    # ADSC Q315: 3 × 3 CCD tiles, 102.6 µm, no gaps; a 2 × 2 tile CCD like the ADSC Q4.
+    DetectorModel("adsc_q315", (3072, 3072), 0.1026, (3, 3), (0, 0), 65_535, 12.0, True, "smv"),
+    DetectorModel("ccd_2x2", (2304, 2304), 0.0816, (2, 2), (0, 0), 65_535, 10.0, True, "smv"),
+    # A small gap-free square of 2 × 2 sensor tiles, for tests and fast training sets.
+    DetectorModel("square1k", (1024, 1024), 0.172, (2, 2), (0, 0), 1_048_500),
+    DetectorModel("square256", (256, 256), 0.172, (2, 2), (0, 0), 1_048_500),
+)}

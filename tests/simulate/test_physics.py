@@ -1,0 +1,91 @@
+"""The simulator's physics: rings where Bragg's law puts them, shadows, gains, determinism."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from mxqc.simulate import render, response, sample_scene, simulate_frame
+from mxqc.simulate.scene import ICE_IC
+
+NO_LABELS = (0, 0, 0, 0, 0, 0, 0)
+
+
+def quiet_scene(detector="square1k", **changes):
+    """A scene with no crystal and no background: only what the test adds."""
+    scene = sample_scene(np.random.default_rng(0), detector, NO_LABELS, seed=0)
+    base = dict(crystal_scale=0.0, air_scatter=0.0, flat_background=0.0, tilt_deg=0.0,
+                beam_x=511.5, beam_y=511.5)
+    return replace(scene, **{**base, **changes})
+
+
+def radial_profile(image, scene):
+    yy, xx = np.indices(image.shape)
+    r = np.rint(np.hypot(xx - scene.beam_x, yy - scene.beam_y)).astype(int)
+    return np.bincount(r.ravel(), image.ravel()) / np.maximum(np.bincount(r.ravel()), 1)
+
+
+def ring_radius(scene, d, window=15):
+    s, phi, _ = render.pixel_geometry(scene)
+    image = render.background(scene, s, phi, np.random.default_rng(0))
+    profile = radial_profile(image, scene)
+    expected = scene.distance_mm * np.tan(2 * np.arcsin(scene.wavelength_a / (2 * d))) \
+        / scene.model.pixel_size_mm
+    lo, hi = int(expected) - window, int(expected) + window
+    return lo + np.argmax(profile[lo:hi]), expected
+
+
+@pytest.mark.parametrize("wavelength,distance", [(0.9, 180.0), (1.3, 150.0), (0.7, 250.0)])
+def test_ice_ring_at_bragg_radius(wavelength, distance):
+    scene = quiet_scene(wavelength_a=wavelength, distance_mm=distance,
+                        ice=(50.0, 0.002, 0.0, 1))  # cubic ice: the 3.67 Å ring is strongest
+    found, expected = ring_radius(scene, ICE_IC[0][0])
+    assert abs(found - expected) <= 1.0
+
+
+def test_water_ring_radius_scales_with_distance():
+    far = quiet_scene(distance_mm=250.0, wavelength_a=1.0, water=(10.0, 3.3, 0.03))
+    near = replace(far, distance_mm=150.0)
+    r_far, expected_far = ring_radius(far, 3.3, window=40)
+    r_near, expected_near = ring_radius(near, 3.3, window=40)
+    assert r_near < r_far  # r = D·tan 2θ: a closer detector puts the ring at a smaller radius
+    assert abs(r_far - expected_far) <= 3 and abs(r_near - expected_near) <= 3
+
+
+def test_tile_gains_make_steps_at_tile_borders():
+    flat = quiet_scene(flat_background=200.0)
+    uneven = replace(flat, nonuniform=("module_gains",), nonuniform_strength=0.4)
+
+    def step(scene):
+        counts = response.record(scene, np.full(scene.model.shape, 200.0, np.float32),
+                                 np.random.default_rng(1))
+        left, right = counts[:, 500:511].mean(), counts[:, 513:524].mean()
+        return abs(left / right - 1)
+
+    assert step(uneven) > 0.05
+    assert step(flat) < 0.06  # only the ±2% module spread everyone has
+
+
+def test_beam_stop_shadow_contains_the_centre():
+    for seed in range(5):
+        frame = simulate_frame(seed, detector="square256")
+        s = frame.scene
+        shadow = render.shadows(s)
+        assert shadow[round(s.beam_y), round(s.beam_x)] == render.SHADOW_TRANSMISSION
+
+
+def test_same_seed_same_frame_and_different_seed_different_frame():
+    a = simulate_frame(7, detector="square256")
+    b = simulate_frame(7, detector="square256")
+    c = simulate_frame(8, detector="square256")
+    assert a.scene == b.scene
+    assert np.array_equal(a.counts, b.counts, equal_nan=True)
+    assert not np.array_equal(a.counts, c.counts, equal_nan=True)
+
+
+def test_pilatus_frames_have_gaps_and_integer_counts():
+    frame = simulate_frame(3, detector="pilatus6m")
+    assert frame.counts.shape == (2527, 2463)
+    assert np.isnan(frame.counts).mean() == pytest.approx(0.0845, abs=0.001)
+    valid = frame.counts[np.isfinite(frame.counts)]
+    assert np.all(valid == np.round(valid)) and valid.min() >= 0
