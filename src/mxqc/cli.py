@@ -159,3 +159,37 @@ def convert(paths: Paths,
             _fail(path, exc, failures)
     console.print(f"wrote {written} PNG(s) to {out}")
     _finish(failures)
+
+
+@app.command()
+def simulate(out: Annotated[str, typer.Argument(help="Output directory.")],
+             n: Annotated[int, typer.Option("-n", help="Number of frames.")] = 10,
+             detector: Annotated[str, typer.Option(help="Detector model.")] = "square1k",
+             fmt: Annotated[str | None, typer.Option(
+                 "--format", help="cbf, smv, h5 or png (default: the detector's own).")] = None,
+             seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+             rates: Annotated[str | None, typer.Option(
+                 help="Class rates, e.g. 'ice_ring=0.3,artifact=0.2' (others as RefleX).")] = None):
+    """Simulate raw frames with known anomalies, beam centre and geometry."""
+    from rich.progress import Progress
+
+    from mxqc.simulate.detector import DETECTORS
+    from mxqc.simulate.export import write_simulated
+
+    if detector not in DETECTORS:
+        raise typer.BadParameter(f"must be one of {sorted(DETECTORS)}", param_hint="--detector")
+    wanted = None
+    if rates:
+        try:
+            wanted = {k.strip(): float(v) for k, v in (p.split("=") for p in rates.split(","))}
+        except ValueError:
+            raise typer.BadParameter("expected name=rate pairs separated by commas",
+                                     param_hint="--rates") from None
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task(f"simulating {n} {detector} frames", total=n)
+        try:
+            names = write_simulated(out, n, seed=seed, detector=detector, fmt=fmt, rates=wanted,
+                                    progress=lambda k: bar.advance(task, k))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    console.print(f"wrote {len(names)} frames, labels.csv, truth.csv and truth.jsonl to {out}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import os
 
-_SIDECARS = (".info", ".md", ".txt", ".log", ".json", ".csv")
+_SIDECARS = (".info", ".md", ".txt", ".log", ".json", ".jsonl", ".csv", ".parquet")
 
 
 def expand_paths(paths) -> list[str]:

@@ -28,7 +28,8 @@ def test_strongest_co_occurrence_kept():
     assert p_sb_given_ar == pytest.approx(743 / 1008, abs=0.05)  # 0.74 in the real labels
 
 
-@pytest.mark.parametrize("rates,match", [({"snow": 0.1}, "unknown"), ({"ice_ring": 1.0}, "between")])
+@pytest.mark.parametrize("rates,match", [({"snow": 0.1}, "unknown"),
+                                         ({"ice_ring": 1.0}, "between")])
 def test_bad_rates(rates, match):
     with pytest.raises(ValueError, match=match):
         sample_labels(10, np.random.default_rng(0), rates)

@@ -57,7 +57,7 @@ def write_cbf(path, pixels, geometry: Geometry | None = None, *, count_cutoff: i
     if geometry.wavelength_a:
         lines.append(f"# Wavelength {geometry.wavelength_a:.5f} A")
     if geometry.distance_mm:
-        lines.append(f"# Detector_distance {geometry.distance_mm * 1e-3:.5f} m")
+        lines.append(f"# Detector_distance {geometry.distance_mm * 1e-3:.6f} m")
     if geometry.has_beam:
         lines.append(f"# Beam_xy ({geometry.beam_x:.2f}, {geometry.beam_y:.2f}) pixels")
     header = {"_array_data.header_convention": "PILATUS_1.2",

@@ -43,8 +43,8 @@ def record(scene: Scene, expected: np.ndarray, rng) -> np.ndarray:
         offsets = rng.uniform(5, 40, int(model.module_map().max()) + 1).astype(np.float32)
         counts += offsets[model.module_map()]
         counts += rng.normal(0, model.readout_noise, counts.shape).astype(np.float32)
-        np.rint(counts, out=counts)
     apply_artifacts(scene, counts, rng)
+    np.rint(counts, out=counts)  # detectors record whole counts
     np.clip(counts, 0, model.overload, out=counts)
     counts[model.module_map() < 0] = np.nan
     return counts

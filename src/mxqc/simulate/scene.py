@@ -51,7 +51,8 @@ class Scene:
     crystal_scale: float
     # anomalies: a strength of 0 means absent
     water: tuple[float, float, float] = (0.0, 3.2, 0.03)  # strength, d, width in 1/Å
-    ice: tuple[float, float, float, int] = (0.0, 0.002, 0.0, 0)  # strength, width, spottiness, cubic
+    ice: tuple[float, float, float, int] = (0.0, 0.002, 0.0, 0)
+    # strength, width in 1/Å, spottiness, cubic (1) or hexagonal (0)
     loop_rings: tuple[tuple[float, ...], ...] = ()  # (strength, d, width, arc start, arc extent)
     diffuse: tuple[float, float, float, float, float] = (0.0, 6.0, 0.0, 0.0, 0.0)
     # strength, halo sigma px, streak length px, streak angle deg, cloud strength

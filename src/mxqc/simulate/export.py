@@ -1,0 +1,106 @@
+"""Writing simulated frames as real detector files, with RefleX-format labels and truth."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, replace
+
+import cv2
+import numpy as np
+
+from mxqc.classes import CLASSES
+from mxqc.io import write_cbf, write_nexus, write_smv
+from mxqc.normalise import normalise
+from mxqc.simulate.generate import SimulatedFrame, render_scene
+from mxqc.simulate.labels import sample_labels
+from mxqc.simulate.scene import sample_scene
+
+FORMATS = ("cbf", "smv", "h5", "png")
+_TRUTH_COLUMNS = ("image", "file", "frame", "detector", "beam_x", "beam_y", "pixel_size_mm",
+                  "distance_mm", "wavelength_a")
+
+
+def simulate_series(n: int, *, seed: int, detector: str, rates=None,
+                    series_length: int = 1) -> list[SimulatedFrame]:
+    """``n`` frames; consecutive blocks of ``series_length`` share one geometry (a sweep)."""
+    rng = np.random.default_rng(seed)
+    labels = sample_labels(n, rng, rates)
+    frames, base = [], None
+    for i in range(n):
+        frame_seed = int(rng.integers(2**31))
+        scene = sample_scene(np.random.default_rng(frame_seed), detector, labels[i],
+                             seed=frame_seed)
+        if i % series_length and base is not None:
+            scene = replace(scene, wavelength_a=base.wavelength_a, distance_mm=base.distance_mm,
+                            beam_x=base.beam_x, beam_y=base.beam_y, tilt_deg=base.tilt_deg,
+                            beamstop_radius_px=base.beamstop_radius_px,
+                            arm_angle_deg=base.arm_angle_deg, arm_width_px=base.arm_width_px)
+        else:
+            base = scene
+        frames.append(SimulatedFrame(render_scene(scene), scene))
+    return frames
+
+
+def write_simulated(out_dir, n: int, *, seed: int = 0, detector: str = "square1k",
+                    fmt: str | None = None, rates=None, frames_per_file: int = 50,
+                    size: int = 512, progress: Callable[[int], None] | None = None) -> list[str]:
+    """Simulate ``n`` frames into ``out_dir`` with ``labels.csv``, ``truth.csv``, ``truth.jsonl``.
+
+    Returns the image names (file stems, or ``<master stem>_<frame>`` for HDF5), which are
+    the ``image`` column of ``labels.csv`` as in the RefleX label files.
+    """
+    from mxqc.simulate.detector import DETECTORS
+
+    model = DETECTORS[detector]
+    fmt = model.writer if fmt is None else fmt
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    os.makedirs(out_dir, exist_ok=True)
+    series = frames_per_file if fmt == "h5" else 1
+    names, truth, scenes = [], [], []
+    for start in range(0, n, series):
+        block = simulate_series(min(series, n - start), seed=seed * 1_000_003 + start,
+                                detector=detector, rates=rates, series_length=series)
+        stem = f"sim_{seed}_{start:06d}"
+        if fmt == "h5":
+            path = os.path.join(out_dir, f"{stem}_master.h5")
+            write_nexus(path, (f.counts for f in block), block[0].geometry,
+                        frames_per_file=frames_per_file)
+            entries = [(f"{stem}_master_{i:06d}", path, i) for i in range(len(block))]
+        else:
+            frame = block[0]
+            path = os.path.join(out_dir, f"{stem}.{fmt}")
+            if fmt == "cbf":
+                write_cbf(path, frame.counts, frame.geometry, count_cutoff=model.overload)
+            elif fmt == "smv":
+                write_smv(path, frame.counts, frame.geometry)
+            else:
+                cv2.imwrite(path, normalise(frame.counts, size=size).image)
+            entries = [(stem, path, 0)]
+        for frame, (name, path, index) in zip(block, entries, strict=True):
+            s = frame.scene
+            names.append(name)
+            truth.append((name, os.path.basename(path), index, s.detector, s.beam_x, s.beam_y,
+                          s.model.pixel_size_mm, s.distance_mm, s.wavelength_a))
+            scenes.append({"image": name, **asdict(s)})
+            if progress:
+                progress(1)
+    _write_tables(out_dir, names, [sc["labels"] for sc in scenes], truth, scenes)
+    return names
+
+
+def _write_tables(out_dir, names, labels, truth, scenes):
+    with open(os.path.join(out_dir, "labels.csv"), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(("image", *CLASSES))
+        writer.writerows((name, *lab) for name, lab in zip(names, labels, strict=True))
+    with open(os.path.join(out_dir, "truth.csv"), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(_TRUTH_COLUMNS)
+        writer.writerows(truth)
+    with open(os.path.join(out_dir, "truth.jsonl"), "w") as f:
+        for scene in scenes:
+            f.write(json.dumps(scene) + "\n")
