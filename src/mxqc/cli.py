@@ -162,14 +162,18 @@ def convert(paths: Paths,
 
 
 @app.command()
-def simulate(out: Annotated[str, typer.Argument(help="Output directory.")],
+def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")] = None,
              n: Annotated[int, typer.Option("-n", help="Number of frames.")] = 10,
              detector: Annotated[str, typer.Option(help="Detector model.")] = "square1k",
              fmt: Annotated[str | None, typer.Option(
                  "--format", help="cbf, smv, h5 or png (default: the detector's own).")] = None,
              seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
              rates: Annotated[str | None, typer.Option(
-                 help="Class rates, e.g. 'ice_ring=0.3,artifact=0.2' (others as RefleX).")] = None):
+                 help="Class rates, e.g. 'ice_ring=0.3,artifact=0.2' (others as RefleX).")] = None,
+             gallery: Annotated[str | None, typer.Option(
+                 help="Instead of a data set, draw one example per class to this PNG.")] = None,
+             real: Annotated[list[str] | None, typer.Option(
+                 help="Real frames to show beside the gallery (repeatable).")] = None):
     """Simulate raw frames with known anomalies, beam centre and geometry."""
     from rich.progress import Progress
 
@@ -178,6 +182,14 @@ def simulate(out: Annotated[str, typer.Argument(help="Output directory.")],
 
     if detector not in DETECTORS:
         raise typer.BadParameter(f"must be one of {sorted(DETECTORS)}", param_hint="--detector")
+    if gallery:
+        from mxqc.simulate.gallery import draw_gallery
+
+        draw_gallery(gallery, detector=detector, seed=seed, real_paths=real or ())
+        console.print(f"wrote {gallery}")
+        return
+    if out is None:
+        raise typer.BadParameter("give an output directory (or --gallery PNG)", param_hint="OUT")
     wanted = None
     if rates:
         try:

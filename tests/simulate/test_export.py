@@ -77,3 +77,22 @@ def test_cli_simulate_rejects_bad_options(tmp_path):
     assert runner.invoke(app, ["simulate", str(tmp_path), "--detector", "nope"]).exit_code == 2
     assert runner.invoke(app, ["simulate", str(tmp_path), "--rates", "ice"]).exit_code == 2
     assert runner.invoke(app, ["simulate", str(tmp_path), "--format", "gif"]).exit_code == 2
+
+
+def test_gallery_draws_every_class(tmp_path):
+    import matplotlib.image
+
+    out = tmp_path / "gallery.png"
+    result = runner.invoke(app, ["simulate", "--gallery", str(out), "--detector", "square256"])
+    assert result.exit_code == 0, result.output
+    image = matplotlib.image.imread(out)
+    assert image.shape[0] > 400 and image.shape[1] > 800  # 2 rows × 4 labelled panels
+
+
+def test_every_artifact_frame_has_a_visible_kind():
+    from mxqc.simulate import sample_scene
+
+    labels = (0, 0, 0, 0, 1, 0, 0)
+    for seed in range(30):
+        scene = sample_scene(np.random.default_rng(seed), "square256", labels, seed=seed)
+        assert set(scene.artifacts) & {"dead_columns", "streak", "shutter_band", "gap_cross"}

@@ -60,8 +60,8 @@ def apply_artifacts(scene: Scene, counts: np.ndarray, rng) -> None:
         n = int(rng.integers(20, 400))
         counts[rng.integers(0, h, n), rng.integers(0, w, n)] = rng.uniform(5, 50, n) * level
     if "dead_columns" in kinds:
-        for col in rng.integers(0, w, rng.integers(1, 6)):
-            counts[:, col] = 0
+        for col in rng.integers(0, w - 8, rng.integers(1, 4)):
+            counts[:, col:col + int(rng.integers(1, 9))] = 0
     if "zingers" in kinds:
         n = int(rng.integers(5, 40))
         ys, xs = rng.integers(1, h - 2, n), rng.integers(1, w - 2, n)

@@ -147,7 +147,7 @@ def sample_scene(rng: np.random.Generator, detector: str, labels, *, seed: int) 
         rings = []
         for _ in range(rng.integers(1, 4)):
             extent = 360.0 if rng.random() < 0.35 else float(rng.uniform(40, 300))
-            rings.append((float(rng.uniform(2, 20)), float(rng.uniform(3.5, 20.0)),
+            rings.append((float(rng.uniform(1, 6)), float(rng.uniform(3.5, 20.0)),
                           float(rng.uniform(0.004, 0.02)), float(rng.uniform(0, 360)), extent))
         scene["loop_rings"] = tuple(rings)
     if lab["diffuse_scattering"]:
@@ -160,7 +160,14 @@ def sample_scene(rng: np.random.Generator, detector: str, labels, *, seed: int) 
         scene["nonuniform"] = tuple(kinds[i] for i in sorted(picks))
         scene["nonuniform_strength"] = float(rng.uniform(0.15, 0.5))
     if lab["artifact"]:
-        kinds = ("hot_pixels", "dead_columns", "zingers", "streak", "shutter_band", "gap_cross")
-        picks = rng.choice(len(kinds), size=rng.integers(1, 4), replace=False)
-        scene["artifacts"] = tuple(kinds[i] for i in sorted(picks))
+        # one kind a person can see at 512² always, plus pixel-level kinds sometimes
+        visible = ("dead_columns", "streak", "shutter_band", "gap_cross")
+        small = ("hot_pixels", "zingers")
+        picks = {visible[rng.integers(len(visible))]}
+        picks |= {k for k in (*visible, *small) if rng.random() < 0.2}
+        scene["artifacts"] = tuple(sorted(picks))
+    if lab["non_uniform_detector"] or lab["artifact"]:
+        # detector faults only show on a frame with some background to reveal them
+        scene["exposure"] = max(scene["exposure"], 1.5)
+        scene["flat_background"] = max(scene["flat_background"], 0.5)
     return Scene(**scene)
