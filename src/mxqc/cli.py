@@ -205,3 +205,36 @@ def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
     console.print(f"wrote {len(names)} frames, labels.csv, truth.csv and truth.jsonl to {out}")
+
+
+dataset_app = typer.Typer(help="Data sets in the RefleX layout.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+
+@dataset_app.command("build")
+def dataset_build(src: Annotated[str, typer.Argument(help="Raw frames with labels.csv.")],
+                  out: Annotated[str, typer.Option("--out", help="Output directory.")],
+                  size: Annotated[int, typer.Option(help="Image edge in pixels.")] = 512,
+                  resize: Annotated[str, typer.Option(help="nearest, area or max.")] = "nearest",
+                  seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0):
+    """Normalised PNGs, labels.csv and a stratified 80/10/10 train/val/test split."""
+    from rich.progress import Progress
+
+    from mxqc.dataset import build_dataset
+
+    if resize not in RESIZE_METHODS:
+        raise typer.BadParameter(f"must be one of {RESIZE_METHODS}", param_hint="--resize")
+    try:
+        with Progress(console=err_console, transient=True) as bar:
+            task = bar.add_task("normalising frames")
+            dataset, failures = build_dataset(src, out, size=size, resize=resize, seed=seed,
+                                              progress=lambda k: bar.advance(task, k))
+    except MxqcError as exc:
+        err_console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    counts = {k: len(v.names) for k, v in dataset.splits.items()}
+    console.print(f"{out}: {counts['all']} images; train {counts['train']}, "
+                  f"val {counts['val']}, test {counts['test']}")
+    for name, error in failures:
+        err_console.print(f"[red]error[/red] {name}: {error}")
+    _finish([{"path": n, "error": e} for n, e in failures])

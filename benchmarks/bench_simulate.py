@@ -1,0 +1,78 @@
+"""Simulator speed, and beam-centre accuracy on simulated frames of every detector model.
+
+    .venv/bin/python benchmarks/bench_simulate.py [--speed-frames 20] [--frames-per-detector N]
+
+Speed is one process (one core). Accuracy: frames drawn with RefleX-like labels and beam
+offsets, normalised to 1024² (area), centres found without the header; MAE/RMSE in 1024²
+pixels. Writes benchmarks/results-simulate.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from mxqc.centre import find_centre
+from mxqc.normalise import normalise
+from mxqc.simulate import DETECTORS, simulate_frame
+
+METHODS = ("naive", "reflex", "symmetry", "auto")
+
+
+def frames_per_second(detector: str, n: int) -> float:
+    simulate_frame(0, detector=detector)  # warm caches (module maps)
+    start = time.perf_counter()
+    for seed in range(1, n + 1):
+        simulate_frame(seed, detector=detector)
+    return n / (time.perf_counter() - start)
+
+
+def centre_errors(job) -> dict[str, float]:
+    detector, seed = job
+    frame = simulate_frame(seed, detector=detector)
+    norm = normalise(frame.counts, size=1024, resize="area")
+    truth = norm.mapping.to_image(frame.scene.beam_x, frame.scene.beam_y)
+    errors = {}
+    for method in METHODS:
+        found = find_centre(norm.image, method=method, valid=norm.valid)
+        errors[method] = float(np.hypot(found.x - truth[0], found.y - truth[1]))
+    return errors
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--speed-frames", type=int, default=20)
+    parser.add_argument("--frames-per-detector", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", default=str(Path(__file__).with_name("results-simulate.md")))
+    args = parser.parse_args()
+    lines = [f"# Simulator benchmark ({time.strftime('%Y-%m-%d')})", "",
+             "## Speed (one process)", "", "| detector | frames/s |", "|---|---|"]
+    for detector in ("square1k", "pilatus6m"):
+        lines.append(f"| {detector} {DETECTORS[detector].shape} | "
+                     f"{frames_per_second(detector, args.speed_frames):.2f} |")
+    n = args.frames_per_detector
+    lines += ["", f"## Beam centre on {n} simulated frames per detector (1024², no header)", "",
+              "| detector | " + " | ".join(f"{m} MAE / RMSE" for m in METHODS) + " |",
+              "|---" * (len(METHODS) + 1) + "|"]
+    with ProcessPoolExecutor(args.workers) as pool:
+        for detector in DETECTORS:
+            jobs = [(detector, 10_000 + i) for i in range(n)]
+            results = list(pool.map(centre_errors, jobs, chunksize=4))
+            cells = []
+            for method in METHODS:
+                e = np.array([r[method] for r in results])
+                cells.append(f"{e.mean():.2f} / {np.sqrt((e ** 2).mean()):.2f}")
+            lines.append(f"| {detector} | " + " | ".join(cells) + " |")
+            print(lines[-1], flush=True)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()
