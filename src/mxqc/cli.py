@@ -173,7 +173,8 @@ def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")
              gallery: Annotated[str | None, typer.Option(
                  help="Instead of a data set, draw one example per class to this PNG.")] = None,
              real: Annotated[list[str] | None, typer.Option(
-                 help="Real frames to show beside the gallery (repeatable).")] = None):
+                 help="Real frames to show beside the gallery (repeatable).")] = None,
+             workers: Annotated[int, typer.Option(help="Processes to simulate with.")] = 1):
     """Simulate raw frames with known anomalies, beam centre and geometry."""
     from rich.progress import Progress
 
@@ -201,7 +202,7 @@ def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")
         task = bar.add_task(f"simulating {n} {detector} frames", total=n)
         try:
             names = write_simulated(out, n, seed=seed, detector=detector, fmt=fmt, rates=wanted,
-                                    progress=lambda k: bar.advance(task, k))
+                                    workers=workers, progress=lambda k: bar.advance(task, k))
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
     console.print(f"wrote {len(names)} frames, labels.csv, truth.csv and truth.jsonl to {out}")

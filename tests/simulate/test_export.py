@@ -96,3 +96,12 @@ def test_every_artifact_frame_has_a_visible_kind():
     for seed in range(30):
         scene = sample_scene(np.random.default_rng(seed), "square256", labels, seed=seed)
         assert set(scene.artifacts) & {"dead_columns", "streak", "shutter_band", "gap_cross"}
+
+
+def test_workers_give_identical_output(tmp_path):
+    one = write_simulated(tmp_path / "one", 4, seed=9, detector="square256", fmt="cbf")
+    two = write_simulated(tmp_path / "two", 4, seed=9, detector="square256", fmt="cbf",
+                          workers=2)
+    assert one == two
+    for name in ("labels.csv", "truth.csv", "truth.jsonl", f"{one[2]}.cbf"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()

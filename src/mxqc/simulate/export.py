@@ -6,6 +6,8 @@ import csv
 import json
 import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import asdict, replace
 
 import cv2
@@ -14,6 +16,7 @@ import numpy as np
 from mxqc.classes import CLASSES
 from mxqc.io import write_cbf, write_nexus, write_smv
 from mxqc.normalise import normalise
+from mxqc.simulate.detector import DETECTORS
 from mxqc.simulate.generate import SimulatedFrame, render_scene
 from mxqc.simulate.labels import sample_labels
 from mxqc.simulate.scene import sample_scene
@@ -46,50 +49,65 @@ def simulate_series(n: int, *, seed: int, detector: str, rates=None,
 
 def write_simulated(out_dir, n: int, *, seed: int = 0, detector: str = "square1k",
                     fmt: str | None = None, rates=None, frames_per_file: int = 50,
-                    size: int = 512, progress: Callable[[int], None] | None = None) -> list[str]:
+                    size: int = 512, workers: int = 1,
+                    progress: Callable[[int], None] | None = None) -> list[str]:
     """Simulate ``n`` frames into ``out_dir`` with ``labels.csv``, ``truth.csv``, ``truth.jsonl``.
 
+    Blocks of frames (one file, or one HDF5 sweep) are seeded by their position, so the
+    output is identical for any number of ``workers`` (processes).
     Returns the image names (file stems, or ``<master stem>_<frame>`` for HDF5), which are
     the ``image`` column of ``labels.csv`` as in the RefleX label files.
     """
-    from mxqc.simulate.detector import DETECTORS
-
-    model = DETECTORS[detector]
-    fmt = model.writer if fmt is None else fmt
+    fmt = DETECTORS[detector].writer if fmt is None else fmt
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     os.makedirs(out_dir, exist_ok=True)
     series = frames_per_file if fmt == "h5" else 1
+    jobs = [(os.fspath(out_dir), start, min(series, n - start), seed, detector, fmt, rates,
+             frames_per_file, size) for start in range(0, n, series)]
     names, truth, scenes = [], [], []
-    for start in range(0, n, series):
-        block = simulate_series(min(series, n - start), seed=seed * 1_000_003 + start,
-                                detector=detector, rates=rates, series_length=series)
-        stem = f"sim_{seed}_{start:06d}"
-        if fmt == "h5":
-            path = os.path.join(out_dir, f"{stem}_master.h5")
-            write_nexus(path, (f.counts for f in block), block[0].geometry,
-                        frames_per_file=frames_per_file)
-            entries = [(f"{stem}_master_{i:06d}", path, i) for i in range(len(block))]
-        else:
-            frame = block[0]
-            path = os.path.join(out_dir, f"{stem}.{fmt}")
-            if fmt == "cbf":
-                write_cbf(path, frame.counts, frame.geometry, count_cutoff=model.overload)
-            elif fmt == "smv":
-                write_smv(path, frame.counts, frame.geometry)
-            else:
-                cv2.imwrite(path, normalise(frame.counts, size=size).image)
-            entries = [(stem, path, 0)]
-        for frame, (name, path, index) in zip(block, entries, strict=True):
-            s = frame.scene
-            names.append(name)
-            truth.append((name, os.path.basename(path), index, s.detector, s.beam_x, s.beam_y,
-                          s.model.pixel_size_mm, s.distance_mm, s.wavelength_a))
-            scenes.append({"image": name, **asdict(s)})
+    with ProcessPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+        blocks = pool.map(_write_block, jobs) if pool else map(_write_block, jobs)
+        for block_names, block_truth, block_scenes in blocks:
+            names += block_names
+            truth += block_truth
+            scenes += block_scenes
             if progress:
-                progress(1)
+                progress(len(block_names))
     _write_tables(out_dir, names, [sc["labels"] for sc in scenes], truth, scenes)
     return names
+
+
+def _write_block(job):
+    """Simulate and write one file (or one HDF5 sweep); return its table rows."""
+    out_dir, start, count, seed, detector, fmt, rates, frames_per_file, size = job
+    model = DETECTORS[detector]
+    block = simulate_series(count, seed=seed * 1_000_003 + start, detector=detector,
+                            rates=rates, series_length=count if fmt == "h5" else 1)
+    stem = f"sim_{seed}_{start:06d}"
+    if fmt == "h5":
+        path = os.path.join(out_dir, f"{stem}_master.h5")
+        write_nexus(path, (f.counts for f in block), block[0].geometry,
+                    frames_per_file=frames_per_file)
+        entries = [(f"{stem}_master_{i:06d}", path, i) for i in range(len(block))]
+    else:
+        frame = block[0]
+        path = os.path.join(out_dir, f"{stem}.{fmt}")
+        if fmt == "cbf":
+            write_cbf(path, frame.counts, frame.geometry, count_cutoff=model.overload)
+        elif fmt == "smv":
+            write_smv(path, frame.counts, frame.geometry)
+        else:
+            cv2.imwrite(path, normalise(frame.counts, size=size).image)
+        entries = [(stem, path, 0)]
+    names, truth, scenes = [], [], []
+    for frame, (name, path, index) in zip(block, entries, strict=True):
+        s = frame.scene
+        names.append(name)
+        truth.append((name, os.path.basename(path), index, s.detector, s.beam_x, s.beam_y,
+                      s.model.pixel_size_mm, s.distance_mm, s.wavelength_a))
+        scenes.append({"image": name, **asdict(s)})
+    return names, truth, scenes
 
 
 def _write_tables(out_dir, names, labels, truth, scenes):
