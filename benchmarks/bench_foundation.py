@@ -26,6 +26,7 @@ from mxqc.io import read_frame, write_cbf, write_nexus
 from mxqc.normalise import normalise
 from mxqc.represent import polar, radial_features
 from mxqc.simulate import RingPattern, ring_pattern
+from mxqc.simulate.scene import sample_beam_offset
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real-frames"
 METHODS = ("naive", "reflex", "symmetry", "auto")
@@ -96,25 +97,11 @@ def reflex_per_candidate():
     return n, ms
 
 
-def sample_offset(rng, size):
-    """Beam offsets like RefleX's (notes §7.5, 512²: median ~2 px, p95 ~17, tail >100)."""
-    u = rng.random()
-    scale = size / 512
-    if u < 0.6:
-        r = abs(rng.normal(0, 2.5))
-    elif u < 0.95:
-        r = rng.uniform(3, 20)
-    else:
-        r = rng.uniform(50, 140)
-    a = rng.uniform(0, 2 * np.pi)
-    return r * scale * np.cos(a), r * scale * np.sin(a)
-
-
 def synthetic_accuracy(n_frames: int, size: int = 1024, seed: int = 0):
     rng = np.random.default_rng(seed)
     errors = {m: [] for m in METHODS}
     for i in range(n_frames):
-        dx, dy = sample_offset(rng, size)
+        dx, dy = sample_beam_offset(rng, size)
         raw = 2 * size
         centre = ((raw - 1) / 2 + 2 * dx, (raw - 1) / 2 + 2 * dy)
         radii = tuple(sorted(rng.uniform(0.1, 0.45, rng.integers(1, 4)) * raw))
