@@ -12,11 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def xy_to_rc(x, y):
-    """(x = column, y = row) to scikit-image's (row, col) order."""
-    return y, x
-
-
 def _interp_extrapolate(u, xp, fp):
     """np.interp with linear extrapolation beyond both ends (xp increasing)."""
     u = np.asarray(u, float)

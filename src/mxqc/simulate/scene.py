@@ -6,7 +6,7 @@ counts deterministically, so a frame can be regenerated from its recorded parame
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -60,14 +60,10 @@ class Scene:
     nonuniform_strength: float = 0.0
     artifacts: tuple[str, ...] = ()  # kinds: hot_pixels, dead_columns, zingers, streak,
     #                                  shutter_band, gap_cross
-    extra: dict = field(default_factory=dict)
 
     @property
     def model(self) -> DetectorModel:
         return DETECTORS[self.detector]
-
-    def label_dict(self) -> dict[str, int]:
-        return dict(zip(CLASSES, self.labels, strict=True))
 
 
 def sample_beam_offset(rng, edge_px: int) -> tuple[float, float]:
