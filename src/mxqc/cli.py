@@ -98,8 +98,8 @@ def info(paths: Paths, as_json: AsJson = False):
 
 @app.command()
 def center(paths: Paths,
-           method: Annotated[str, typer.Option(help="One of: " + ", ".join(
-               sorted(["naive", "reflex", "header", "symmetry", "auto"])))] = "auto",
+           method: Annotated[str, typer.Option(
+               help="One of: " + ", ".join(sorted(CENTRE_METHODS)))] = "auto",
            size: Annotated[int, typer.Option(help="Working image size.")] = 512,
            frame_index: Annotated[int, typer.Option(
                "--frame", help="Frame of a multi-frame file.")] = 0,

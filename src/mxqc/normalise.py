@@ -17,6 +17,8 @@ from mxqc.errors import InvalidFrameError
 from mxqc.frame import Frame
 
 RESIZE_METHODS = ("nearest", "area", "max")
+DEFAULT_SIZE = 512
+DEFAULT_RESIZE = "nearest"  # the paper's choice
 VARIANTS = ("paper", "reflex-code")
 
 
@@ -164,8 +166,8 @@ def normalise(pixels: np.ndarray, *, size: int | None = None, resize: str | None
     >>> out.image.shape, int(out.image[25, 25]), int(out.image[0, 0])
     ((50, 50), 0, 255)
     """
-    size = 512 if size is None else int(size)
-    resize = "nearest" if resize is None else resize
+    size = DEFAULT_SIZE if size is None else int(size)
+    resize = DEFAULT_RESIZE if resize is None else resize
     quantile = 0.95 if quantile is None else float(quantile)
     min_clip = 4.0 if min_clip is None else float(min_clip)
     if size < 8:
@@ -216,8 +218,9 @@ def normalise_frame(frame: Frame, **options) -> NormalisedImage:
     """``normalise`` for a Frame; frames that are already RefleX PNGs are only resized."""
     if not frame.normalised:
         return normalise(frame.pixels, **options)
-    size = options.get("size") or 512
-    values = _resize(frame.pixels, size, options.get("resize") or "nearest")
+    size = options.get("size") or DEFAULT_SIZE
+    resize = options.get("resize") or DEFAULT_RESIZE
+    values = _resize(frame.pixels, size, resize)
     return NormalisedImage(_to_negative(_fill_gaps(values), 255.0), np.isfinite(values),
                            ImageMapping.resize(frame.shape, (size, size)), 255.0, None,
-                           "png", options.get("resize") or "nearest")
+                           "png", resize)

@@ -121,11 +121,11 @@ def radial_features(image: np.ndarray, centre, *, valid=None, n_layers: int = N_
     sums = np.bincount(layers, weights=values, minlength=n_layers)[filled]
     squares = np.bincount(layers, weights=values**2, minlength=n_layers)[filled]
     mean = sums / counts[filled]
+    stats = {"min": quantile(0.0), "max": quantile(1.0), "mean": mean,
+             "median": quantile(0.5), "var": np.maximum(squares / counts[filled] - mean**2, 0.0),
+             "p05": quantile(0.05), "p95": quantile(0.95)}
     for row, stat in enumerate(STATISTICS):
-        out[row, filled] = {"min": lambda: quantile(0.0), "max": lambda: quantile(1.0),
-                            "mean": lambda: mean, "median": lambda: quantile(0.5),
-                            "var": lambda: np.maximum(squares / counts[filled] - mean**2, 0.0),
-                            "p05": lambda: quantile(0.05), "p95": lambda: quantile(0.95)}[stat]()
+        out[row, filled] = stats[stat]
     if not filled[0]:
         out[:, 0] = 0.0
     for r in np.flatnonzero(~filled[1:]) + 1:  # forward fill, in order

@@ -64,8 +64,8 @@ def _arc_window(phi, start_deg, extent_deg):
 
 def background(scene: Scene, s, phi, rng):
     """Air and solvent scatter, water ring, ice rings, loop rings, diffuse cloud."""
-    two_theta_scale = 0.04  # Å⁻¹: air scatter falls off over ~0.04 Å⁻¹ (a few degrees)
-    out = scene.air_scatter * np.exp(-s / two_theta_scale) + scene.flat_background
+    air_falloff = 0.04  # Å⁻¹: air scatter falls off over ~0.04 Å⁻¹ (a few degrees of 2θ)
+    out = scene.air_scatter * np.exp(-s / air_falloff) + scene.flat_background
     out = out + 0.4 * scene.air_scatter * np.exp(-s / 0.25)  # broad solvent/mount halo
     strength, d, width = scene.water
     if strength:

@@ -27,9 +27,10 @@ def gain_map(scene: Scene, rng) -> np.ndarray:
         else:
             extra[: h // 2, :] *= 1.0 - strength
     if "gradient" in scene.nonuniform:
-        ramp = np.linspace(1.0 - strength, 1.0 + strength, w, dtype=np.float32)
-        extra *= ramp[None, :] if rng.random() < 0.5 else ramp[:h, None] if h <= w else \
-            np.linspace(1.0 - strength, 1.0 + strength, h, dtype=np.float32)[:, None]
+        along_columns = rng.random() < 0.5
+        ramp = np.linspace(1.0 - strength, 1.0 + strength, w if along_columns else h,
+                           dtype=np.float32)
+        extra *= ramp[None, :] if along_columns else ramp[:, None]
     gains = np.where(modules >= 0, per_module[np.maximum(modules, 0)], 1.0)
     return (gains * extra).astype(np.float32)
 
