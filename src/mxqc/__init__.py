@@ -10,4 +10,12 @@ except PackageNotFoundError:  # running from a source tree without installation
 from mxqc.errors import FrameReadError, MxqcError
 from mxqc.frame import Frame, FrameSource, Geometry
 
-__all__ = ["Frame", "FrameReadError", "FrameSource", "Geometry", "MxqcError", "__version__"]
+__all__ = ["Frame", "FrameReadError", "FrameSource", "Geometry", "MxqcError", "__version__",
+           "load_model"]
+
+
+def load_model(path=None):
+    """Load a model file; with no path, the default model (imports torch on first use)."""
+    from mxqc.learn import load_model as _load
+
+    return _load(path)

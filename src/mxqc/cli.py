@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import asdict
 from typing import Annotated
 
 import cv2
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from mxqc import __version__
 from mxqc.centre import CENTRE_METHODS, locate_beam
+from mxqc.console import console, err_console
 from mxqc.errors import MxqcError
 from mxqc.io import count_frames, read_frame, read_frames
 from mxqc.normalise import RESIZE_METHODS, VARIANTS, normalise_frame
@@ -23,9 +22,6 @@ from mxqc.paths import expand_paths
 
 app = typer.Typer(help="mxqc: find anomalies in macromolecular X-ray diffraction images.",
                   no_args_is_help=True, add_completion=False)
-# Piped output (logs, CI) would otherwise be cut to 80 columns; terminals keep their width.
-console = Console(width=None if sys.stdout.isatty() else 200)
-err_console = Console(stderr=True)
 
 Paths = Annotated[list[str], typer.Argument(help="Files, directories or globs.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -164,7 +160,9 @@ def convert(paths: Paths,
 @app.command()
 def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")] = None,
              n: Annotated[int, typer.Option("-n", help="Number of frames.")] = 10,
-             detector: Annotated[str, typer.Option(help="Detector model.")] = "square1k",
+             detector: Annotated[str, typer.Option(
+                 help="Detector model, or several separated by commas (taken in turn).")
+             ] = "square1k",
              fmt: Annotated[str | None, typer.Option(
                  "--format", help="cbf, smv, h5 or png (default: the detector's own).")] = None,
              seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -174,6 +172,9 @@ def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")
                  help="Instead of a data set, draw one example per class to this PNG.")] = None,
              real: Annotated[list[str] | None, typer.Option(
                  help="Real frames to show beside the gallery (repeatable).")] = None,
+             size: Annotated[int, typer.Option(help="Image edge for --format png.")] = 512,
+             resize: Annotated[str, typer.Option(
+                 help="Resampling for --format png: nearest, area or max.")] = "nearest",
              workers: Annotated[int, typer.Option(help="Processes to simulate with.")] = 1):
     """Simulate raw frames with known anomalies, beam centre and geometry."""
     from rich.progress import Progress
@@ -181,12 +182,13 @@ def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")
     from mxqc.simulate.detector import DETECTORS
     from mxqc.simulate.export import write_simulated
 
-    if detector not in DETECTORS:
-        raise typer.BadParameter(f"must be one of {sorted(DETECTORS)}", param_hint="--detector")
+    detectors = [d.strip() for d in detector.split(",")]
+    if any(d not in DETECTORS for d in detectors):
+        raise typer.BadParameter(f"must be among {sorted(DETECTORS)}", param_hint="--detector")
     if gallery:
         from mxqc.simulate.gallery import draw_gallery
 
-        draw_gallery(gallery, detector=detector, seed=seed, real_paths=real or ())
+        draw_gallery(gallery, detector=detectors[0], seed=seed, real_paths=real or ())
         console.print(f"wrote {gallery}")
         return
     if out is None:
@@ -201,8 +203,9 @@ def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")
     with Progress(console=err_console, transient=True) as bar:
         task = bar.add_task(f"simulating {n} {detector} frames", total=n)
         try:
-            names = write_simulated(out, n, seed=seed, detector=detector, fmt=fmt, rates=wanted,
-                                    workers=workers, progress=lambda k: bar.advance(task, k))
+            names = write_simulated(out, n, seed=seed, detector=detectors, fmt=fmt,
+                                    rates=wanted, size=size, resize=resize, workers=workers,
+                                    progress=lambda k: bar.advance(task, k))
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
     console.print(f"wrote {len(names)} frames, labels.csv, truth.csv and truth.jsonl to {out}")
@@ -239,3 +242,23 @@ def dataset_build(src: Annotated[str, typer.Argument(help="Raw frames with label
     for name, error in failures:
         err_console.print(f"[red]error[/red] {name}: {error}")
     _finish([{"path": n, "error": e} for n, e in failures])
+
+
+@dataset_app.command("split")
+def dataset_split(root: Annotated[str, typer.Argument(help="Data set with labels.csv.")],
+                  seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0):
+    """(Re)write the stratified 80/10/10 split of a data set's labels.csv."""
+    from mxqc.dataset import split_dataset
+
+    try:
+        dataset = split_dataset(root, seed=seed)
+    except MxqcError as exc:
+        err_console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    counts = {k: len(v.names) for k, v in dataset.splits.items()}
+    console.print(f"{root}: train {counts['train']}, val {counts['val']}, test {counts['test']}")
+
+
+from mxqc import cli_learn  # noqa: E402  (registers train, evaluate, compare, grid-search)
+
+cli_learn.register(app)

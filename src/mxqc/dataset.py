@@ -8,6 +8,7 @@ real RefleX archive alike.
 from __future__ import annotations
 
 import csv
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +111,13 @@ def stratified_split(labels: np.ndarray, *, seed: int = 0,
     return {"train": np.sort(train), "val": np.sort(rest[val]), "test": np.sort(rest[test])}
 
 
+def write_dataset_info(out_dir, *, size: int, resize: str) -> None:
+    """``dataset.json``: how the PNGs were normalised, so models normalise frames alike."""
+    info = {"normalisation": {"size": size, "resize": resize, "variant": "paper"}}
+    with open(os.path.join(out_dir, "dataset.json"), "w") as f:
+        json.dump(info, f, indent=1)
+
+
 def _frame_locations(src: Path) -> dict[str, tuple[Path, int]]:
     """Image name → (file, frame index): from truth.csv when present, else by file stem."""
     if (src / "truth.csv").is_file():
@@ -142,9 +150,24 @@ def build_dataset(src, out, *, size: int = 512, resize: str = "nearest", seed: i
             failures.append((name, str(exc)))
         if progress:
             progress(1)
-    names = [table.names[i] for i in kept]
-    labels = table.labels[kept]
-    write_labels(out / "labels.csv", names, labels)
-    for split, idx in stratified_split(labels, seed=seed).items():
-        write_labels(out / f"labels_{split}.csv", [names[i] for i in idx], labels[idx])
-    return load_dataset(out), failures
+    write_dataset_info(out, size=size, resize=resize)
+    write_labels(out / "labels.csv", [table.names[i] for i in kept], table.labels[kept])
+    return split_dataset(out, seed=seed), failures
+
+
+def split_dataset(root, *, seed: int = 0) -> Dataset:
+    """Write the seeded 80/10/10 ``labels_{train,val,test}.csv`` of a data set's labels.csv."""
+    root = Path(root)
+    table = read_labels(root / "labels.csv")
+    for split, idx in stratified_split(table.labels, seed=seed).items():
+        write_labels(root / f"labels_{split}.csv", [table.names[i] for i in idx],
+                     table.labels[idx])
+    return load_dataset(root)
+
+
+def dataset_normalisation(dataset: Dataset) -> dict:
+    """How the data set's PNGs were normalised (``dataset.json``), else the paper's way."""
+    info = dataset.root / "dataset.json"
+    if info.is_file():
+        return json.loads(info.read_text())["normalisation"]
+    return {"size": 512, "resize": "nearest", "variant": "paper"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, replace
@@ -14,8 +14,10 @@ import cv2
 import numpy as np
 
 from mxqc.classes import CLASSES
+from mxqc.coords import ImageMapping
+from mxqc.dataset import write_dataset_info
 from mxqc.io import write_cbf, write_nexus, write_smv
-from mxqc.normalise import normalise
+from mxqc.normalise import DEFAULT_RESIZE, normalise
 from mxqc.simulate.detector import DETECTORS
 from mxqc.simulate.generate import SimulatedFrame, render_scene
 from mxqc.simulate.labels import sample_labels
@@ -47,24 +49,32 @@ def simulate_series(n: int, *, seed: int, detector: str, rates=None,
     return frames
 
 
-def write_simulated(out_dir, n: int, *, seed: int = 0, detector: str = "square1k",
-                    fmt: str | None = None, rates=None, frames_per_file: int = 50,
-                    size: int = 512, workers: int = 1,
+def write_simulated(out_dir, n: int, *, seed: int = 0,
+                    detector: str | Sequence[str] = "square1k", fmt: str | None = None,
+                    rates=None, frames_per_file: int = 50, size: int = 512,
+                    resize: str = DEFAULT_RESIZE, workers: int = 1,
                     progress: Callable[[int], None] | None = None) -> list[str]:
     """Simulate ``n`` frames into ``out_dir`` with ``labels.csv``, ``truth.csv``, ``truth.jsonl``.
 
-    Blocks of frames (one file, or one HDF5 sweep) are seeded by their position, so the
-    output is identical for any number of ``workers`` (processes).
+    ``detector`` may list several models: consecutive blocks take them in turn, so a training
+    set covers every geometry. Blocks of frames (one file, or one HDF5 sweep) are seeded by
+    their position, so the output is identical for any number of ``workers`` (processes).
     Returns the image names (file stems, or ``<master stem>_<frame>`` for HDF5), which are
     the ``image`` column of ``labels.csv`` as in the RefleX label files.
     """
-    fmt = DETECTORS[detector].writer if fmt is None else fmt
+    detectors = [detector] if isinstance(detector, str) else list(detector)
+    unknown = [d for d in detectors if d not in DETECTORS]
+    if unknown or not detectors:
+        raise ValueError(f"detector must be among {sorted(DETECTORS)}, got {unknown}")
+    if fmt is None:
+        fmt = DETECTORS[detectors[0]].writer
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     os.makedirs(out_dir, exist_ok=True)
     series = frames_per_file if fmt == "h5" else 1
-    jobs = [(os.fspath(out_dir), start, min(series, n - start), seed, detector, fmt, rates,
-             frames_per_file, size) for start in range(0, n, series)]
+    jobs = [(os.fspath(out_dir), start, min(series, n - start), seed,
+             detectors[(start // series) % len(detectors)], fmt, rates, frames_per_file,
+             size, resize) for start in range(0, n, series)]
     names, truth, scenes = [], [], []
     with ProcessPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
         blocks = pool.map(_write_block, jobs) if pool else map(_write_block, jobs)
@@ -75,12 +85,27 @@ def write_simulated(out_dir, n: int, *, seed: int = 0, detector: str = "square1k
             if progress:
                 progress(len(block_names))
     _write_tables(out_dir, names, [sc["labels"] for sc in scenes], truth, scenes)
+    if fmt == "png":
+        write_image_centres(out_dir, truth, size)
+        write_dataset_info(out_dir, size=size, resize=resize)
     return names
+
+
+def write_image_centres(out_dir, truth, size: int) -> None:
+    """``centres.csv``: each PNG's true beam centre in its own pixels (a PNG has no header)."""
+    with open(os.path.join(out_dir, "centres.csv"), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(("image", "x", "y"))
+        for row in truth:
+            name, detector, beam_x, beam_y = row[0], row[3], float(row[4]), float(row[5])
+            mapping = ImageMapping.resize(DETECTORS[detector].shape, (size, size))
+            x, y = mapping.to_image(beam_x, beam_y)
+            writer.writerow((name, f"{float(x):.3f}", f"{float(y):.3f}"))
 
 
 def _write_block(job):
     """Simulate and write one file (or one HDF5 sweep); return its table rows."""
-    out_dir, start, count, seed, detector, fmt, rates, frames_per_file, size = job
+    out_dir, start, count, seed, detector, fmt, rates, frames_per_file, size, resize = job
     model = DETECTORS[detector]
     block = simulate_series(count, seed=seed * 1_000_003 + start, detector=detector,
                             rates=rates, series_length=count if fmt == "h5" else 1)
@@ -98,7 +123,7 @@ def _write_block(job):
         elif fmt == "smv":
             write_smv(path, frame.counts, frame.geometry)
         else:
-            cv2.imwrite(path, normalise(frame.counts, size=size).image)
+            cv2.imwrite(path, normalise(frame.counts, size=size, resize=resize).image)
         entries = [(stem, path, 0)]
     names, truth, scenes = [], [], []
     for frame, (name, path, index) in zip(block, entries, strict=True):

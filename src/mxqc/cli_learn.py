@@ -1,0 +1,287 @@
+"""``mxqc train``, ``evaluate``, ``compare`` and ``grid-search``: drivers over mxqc.learn."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from mxqc.console import console, err_console
+from mxqc.errors import MxqcError
+
+CNN_PRESETS = {
+    # 10,000 simulated frames on 2 CPU cores in ≤ 90 min: 64² then 128² (≈ 80 img/s in bf16)
+    # carries nearly all the signal; 256² would cost ~8 min per epoch (see README).
+    "default": dict(arch="resnet18", representation="cartesian", sizes=(64, 128),
+                    epochs=(6, 24), batch_size=32, time_budget_s=80 * 60),
+    "paper": dict(arch="resnet50", representation="cartesian", sizes=(64, 128, 256, 512),
+                  epochs=(10, 10, 10, 10), batch_size=16),
+    "smoke": dict(arch="resnet18", sizes=(32,), epochs=(1,), frozen_epochs=0, batch_size=8,
+                  lr=1e-3),
+}
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"expected integers separated by commas, got {text!r}") from None
+
+
+def _open(dataset_dir: str):
+    from mxqc.dataset import load_dataset
+
+    try:
+        return load_dataset(dataset_dir)
+    except MxqcError as exc:
+        err_console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(code=1) from None
+
+
+def _epoch_line(event: dict) -> str | None:
+    if event["event"] == "epoch":
+        return (f"{event['stage']:>12}  epoch {event['epoch']:>2}/{event['epochs']:<2} "
+                f"train {event['train_loss']:.4f}  val {event['val_loss']:.4f}  "
+                f"F1 {event['val_f1_macro']:.3f}{' *' if event['best'] else '  '} "
+                f"{event['epoch_s']:>6.1f} s  (elapsed {event['elapsed_s'] / 60:.1f} min)")
+    if event["event"] == "lr_range_test":
+        return f"LR-range test: learning rate {event['lr']:.2e}"
+    if event["event"] in ("early_stop", "time_budget"):
+        return f"{event['stage']}: {event['event'].replace('_', ' ')} after epoch {event['epoch']}"
+    return None
+
+
+def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the RefleX layout.")],
+          out: Annotated[str, typer.Option("--out", help="Model file to write.")],
+          model: Annotated[str, typer.Option(
+              help="resnet18|resnet34|resnet50|svm|nb|knn|rf")] = "resnet18",
+          representation: Annotated[str, typer.Option(
+              help="cartesian|polar-min|polar-max (CNN) or radial (classical).")] = "cartesian",
+          preset: Annotated[str | None, typer.Option(
+              help=f"CNN settings: {', '.join(CNN_PRESETS)} (other options override it).")
+          ] = None,
+          sizes: Annotated[str | None, typer.Option(help="Progressive sizes, e.g. 64,128.")
+                           ] = None,
+          epochs: Annotated[str | None, typer.Option(help="Most epochs per size, e.g. 8,16.")
+                            ] = None,
+          batch_size: Annotated[int | None, typer.Option(help="Batch size.")] = None,
+          lr: Annotated[float | None, typer.Option(help="Learning rate (default: LR-range "
+                                                        "test).")] = None,
+          time_budget: Annotated[float | None, typer.Option(
+              help="Stop training after this many minutes.")] = None,
+          pretrained: Annotated[str | None, typer.Option(
+              help="ImageNet weights: a local .safetensors of torchvision's state dict.")
+          ] = None,
+          f2: Annotated[bool, typer.Option(help="Tune thresholds for F2, not F1.")] = False,
+          half: Annotated[bool, typer.Option(help="Store CNN weights as float16.")] = False,
+          seed: Annotated[int, typer.Option(help="Random seed.")] = 0):
+    """Train a model on a data set's train split (validation: early stopping, thresholds)."""
+    from mxqc.learn import CLASSICAL_MODELS, save_model, train_classical, train_cnn
+    from mxqc.learn.bundle import describe
+    from mxqc.learn.cnn import PretrainedWeightsError
+    from mxqc.learn.train import TrainConfig
+
+    dataset = _open(dataset_dir)
+    beta = 2.0 if f2 else 1.0
+    started = time.perf_counter()
+    log_path = Path(out).with_suffix(".log.jsonl")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    if model in CLASSICAL_MODELS:
+        if representation != "radial":
+            raise typer.BadParameter("classical models use --representation radial")
+        with console.status(f"computing radial vectors and grid-searching {model}"):
+            trained = train_classical(dataset, model, seed=seed, threshold_beta=beta)
+        for params, score in trained.metadata["grid_search"].items():
+            console.print(f"  {params}: validation F1 {score:.3f}")
+        log_path.write_text(json.dumps(trained.metadata["grid_search"]) + "\n")
+    else:
+        settings = dict(CNN_PRESETS[preset]) if preset else {}
+        if preset and preset not in CNN_PRESETS:
+            raise typer.BadParameter(f"must be one of {sorted(CNN_PRESETS)}", param_hint="--preset")
+        settings.setdefault("arch", model)
+        settings.setdefault("representation", representation)
+        for key, value in (("sizes", sizes and _ints(sizes)), ("epochs", epochs and _ints(epochs)),
+                           ("batch_size", batch_size), ("lr", lr), ("pretrained", pretrained),
+                           ("time_budget_s", time_budget and time_budget * 60)):
+            if value:
+                settings[key] = value
+        if "sizes" in settings and "epochs" not in settings:
+            settings["epochs"] = (12,) * len(settings["sizes"])
+        try:
+            config = TrainConfig(**settings, threshold_beta=beta, seed=seed)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        console.print(f"training {config.arch} on {config.representation} views, sizes "
+                      f"{config.sizes}, batch {config.batch_size}")
+        with open(log_path, "w") as log:
+            def progress(event):
+                log.write(json.dumps(event) + "\n")
+                log.flush()
+                line = _epoch_line(event)
+                if line:
+                    console.print(line)
+            try:
+                trained = train_cnn(dataset, config, progress=progress)
+            except PretrainedWeightsError as exc:
+                err_console.print(f"[red]error[/red] {exc}")
+                raise typer.Exit(code=1) from None
+    trained.metadata["name"] = Path(out).stem
+    path = save_model(trained, out, half=half)
+    summary = describe(trained)
+    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in "
+                  f"{(time.perf_counter() - started) / 60:.1f} min; thresholds "
+                  f"{summary['thresholds']}; log {log_path}")
+
+
+def _scores_for(model_path: str, dataset, split: str):
+    from mxqc.learn import load_model
+    from mxqc.learn.evaluate import predict_split
+
+    try:
+        model = load_model(model_path)
+    except MxqcError as exc:
+        err_console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    return model, predict_split(model, dataset, split)
+
+
+def _print_multilabel(named_tables: dict) -> None:
+    from mxqc.learn.evaluate import multilabel_rows
+    from mxqc.metrics import MULTILABEL_MEASURES
+
+    table = Table(title="multi-label measures (mxqc definitions)")
+    for column in ("model", *MULTILABEL_MEASURES):
+        table.add_column(column, no_wrap=True)
+    for row in multilabel_rows(named_tables):
+        table.add_row(*row)
+    console.print(table)
+
+
+def evaluate(model_path: Annotated[str, typer.Argument(help="Model file.")],
+             dataset_dir: Annotated[str, typer.Argument(help="Data set in the RefleX layout.")],
+             split: Annotated[str, typer.Option(help="train, val, test or all.")] = "test",
+             out: Annotated[str | None, typer.Option(
+                 help="Directory for tables and plots (default: next to the model).")] = None):
+    """The paper's Tables 3–5 (both metric definitions) and ROC/PR/confusion plots."""
+    from mxqc.classes import CLASSES
+    from mxqc.learn.evaluate import plot_curves, score_table, write_tables
+    from mxqc.metrics import PER_CLASS_MEASURES
+
+    dataset = _open(dataset_dir)
+    model, (truth, scores) = _scores_for(model_path, dataset, split)
+    out_dir = Path(out) if out else Path(model_path).with_name(
+        f"{Path(model_path).stem}-eval-{split}")
+    tables = score_table(truth, scores, model.thresholds)
+    written = write_tables(out_dir, {model.name: tables})
+    plot_curves(out_dir / "curves.png", truth, scores, model.thresholds,
+                title=f"{model.name} on {dataset.root.name} ({split}, {len(truth)} frames)")
+    _print_multilabel({model.name: tables})
+    per_class = Table(title=f"{model.name}: per class")
+    for column in ("class", *PER_CLASS_MEASURES):
+        per_class.add_column(column)
+    for c in CLASSES:
+        per_class.add_row(c, *(f"{tables['per_class']['mxqc'][c][m]:.3f}"
+                               for m in PER_CLASS_MEASURES))
+    console.print(per_class)
+    console.print(f"wrote {written['markdown']}, CSV tables and {out_dir / 'curves.png'}")
+
+
+def compare(dataset_dir: Annotated[str, typer.Argument(help="Data set in the RefleX layout.")],
+            models: Annotated[list[str], typer.Argument(help="Model files.")],
+            split: Annotated[str, typer.Option(help="Split to score on.")] = "test",
+            ensemble: Annotated[bool, typer.Option(
+                help="Add the average of the CNNs' probabilities (thresholds tuned on val).")
+            ] = False,
+            out: Annotated[str, typer.Option(help="Directory for the tables.")] = "compare"):
+    """Several models on one split, one table like the paper's Table 3."""
+    from mxqc.learn.evaluate import predict_split, score_table, write_tables
+    from mxqc.learn.thresholds import tune_thresholds
+
+    dataset = _open(dataset_dir)
+    named, members = {}, []
+    for path in models:
+        model, (truth, scores) = _scores_for(path, dataset, split)
+        named[model.name] = score_table(truth, scores, model.thresholds)
+        if model.metadata["kind"] == "cnn":
+            members.append((model, scores))
+    if ensemble:
+        if len(members) < 2:
+            raise typer.BadParameter("--ensemble needs at least two CNN models")
+        val = [predict_split(m, dataset, "val") for m, _ in members]
+        thresholds = tune_thresholds(val[0][0], np.mean([s for _, s in val], axis=0))
+        mean = np.mean([s for _, s in members], axis=0)
+        named["ensemble(" + "+".join(m.name for m, _ in members) + ")"] = score_table(
+            truth, mean, thresholds)
+    written = write_tables(out, named)
+    _print_multilabel(named)
+    console.print(f"wrote {written['markdown']} and CSV tables")
+
+
+def grid_search(dataset_dir: Annotated[str, typer.Argument(help="Data set.")],
+                archs: Annotated[str, typer.Option(help="Architectures.")] = "resnet18,resnet34",
+                sizes: Annotated[str, typer.Option(help="Image sizes.")] = "64,128",
+                batch_sizes: Annotated[str, typer.Option(help="Batch sizes.")] = "16,32",
+                representation: Annotated[str, typer.Option(help="View.")] = "cartesian",
+                epochs: Annotated[int, typer.Option(help="Most epochs per run.")] = 10,
+                time_budget: Annotated[float | None, typer.Option(
+                    help="Minutes per run.")] = None,
+                out: Annotated[str, typer.Option(help="Directory for results.")] = "grid"):
+    """The paper's grid: image size × batch size × architecture; validation and test scores."""
+    from mxqc.learn import train_cnn
+    from mxqc.learn.evaluate import predict_split, score_table
+    from mxqc.learn.train import TrainConfig
+
+    dataset = _open(dataset_dir)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for arch in archs.split(","):
+        for size in _ints(sizes):
+            for batch in _ints(batch_sizes):
+                config = TrainConfig(arch=arch, representation=representation, sizes=(size,),
+                                     epochs=(epochs,), batch_size=batch,
+                                     time_budget_s=time_budget and time_budget * 60)
+                started = time.perf_counter()
+                model = train_cnn(dataset, config)
+                row = {"arch": arch, "size": size, "batch_size": batch,
+                       "train_min": round((time.perf_counter() - started) / 60, 1)}
+                for split in ("val", "test"):
+                    truth, scores = predict_split(model, dataset, split)
+                    ml = score_table(truth, scores, model.thresholds)["multilabel"]["mxqc"]
+                    row[f"{split}_jaccard"] = round(ml["jaccard"], 4)
+                    row[f"{split}_f1_macro"] = round(ml["f1_macro"], 4)
+                rows.append(row)
+                console.print(row)
+                _write_rows(out_dir / "grid.csv", rows)
+    table = Table(title="grid search")
+    for column in rows[0]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*map(str, row.values()))
+    console.print(table)
+    header = list(rows[0])
+    md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    md += ["| " + " | ".join(str(r[h]) for h in header) + " |" for r in rows]
+    (out_dir / "grid.md").write_text("\n".join(md) + "\n")
+    console.print(f"wrote {out_dir / 'grid.csv'} and {out_dir / 'grid.md'}")
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    import csv
+
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(train)
+    app.command()(evaluate)
+    app.command()(compare)
+    app.command("grid-search")(grid_search)

@@ -1,0 +1,110 @@
+"""Model files: one ``.safetensors`` per CNN (configuration as JSON metadata), skops for
+classical models. Loading never unpickles: safetensors holds only tensors, and skops loads
+only the scikit-learn and numpy types it is told to trust.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mxqc.errors import MxqcError
+from mxqc.learn.cnn import build_network
+from mxqc.learn.model import ClassicalModel, CnnModel, Model
+
+METADATA_KEY = "mxqc"
+DEFAULT_MODEL = "default.safetensors"
+# skops refuses any type outside these prefixes: a model file is data, not code
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.sparse.")
+
+
+class ModelFileError(MxqcError):
+    """A model file is missing, of an unknown kind, or malformed."""
+
+
+def save_model(model: Model, path, *, half: bool = False) -> Path:
+    """Write ``model`` to ``path`` (``.safetensors`` for CNNs, ``.skops`` for classical)."""
+    path = Path(path)
+    metadata = json.dumps(model.metadata)
+    if isinstance(model, CnnModel):
+        from safetensors.torch import save_file
+
+        if path.suffix != ".safetensors":
+            raise ValueError(f"{path}: a CNN is saved as .safetensors")
+        dtype = torch.float16 if half else torch.float32
+        state = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous()
+                 for k, v in model.net.state_dict().items()}
+        save_file(state, path, metadata={METADATA_KEY: metadata})
+    elif isinstance(model, ClassicalModel):
+        import skops.io as sio
+
+        if path.suffix != ".skops":
+            raise ValueError(f"{path}: a classical model is saved as .skops")
+        sio.dump({"pipeline": model.pipeline, "metadata": metadata}, path)
+    else:
+        raise TypeError(f"cannot save {type(model).__name__}")
+    return path
+
+
+def default_model_path() -> Path:
+    return Path(str(resources.files("mxqc.models") / DEFAULT_MODEL))
+
+
+def load_model(path=None) -> Model:
+    """Load a model file; with no path, the default model shipped with mxqc."""
+    path = default_model_path() if path is None else Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if path.suffix == ".skops" or head[:2] == b"PK":
+        return _load_classical(path)
+    if len(head) == 8 and 0 < int.from_bytes(head, "little") < 100_000_000:
+        return _load_cnn(path)
+    raise ModelFileError(f"{path}: not a model file (expected .safetensors or .skops); "
+                         "pickled models are refused")
+
+
+def _load_cnn(path: Path) -> CnnModel:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(path, framework="pt") as f:
+            metadata = json.loads((f.metadata() or {})[METADATA_KEY])
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, KeyError, json.JSONDecodeError, OSError) as exc:
+        raise ModelFileError(f"{path}: not an mxqc CNN bundle ({exc})") from None
+    net = build_network(metadata["model"])
+    try:
+        net.load_state_dict({k: v.float() if v.is_floating_point() else v
+                             for k, v in state.items()})
+    except RuntimeError as exc:
+        raise ModelFileError(f"{path}: weights do not fit {metadata['model']} ({exc})") from None
+    return CnnModel(net, metadata)
+
+
+def _load_classical(path: Path) -> ClassicalModel:
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+        refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+        if refused:
+            raise ModelFileError(f"{path}: refusing to load types {refused[:5]}")
+        content = sio.load(path, trusted=untrusted)
+        metadata = json.loads(content["metadata"])
+    except ModelFileError:
+        raise
+    except Exception as exc:  # skops raises many kinds on a corrupt zip
+        raise ModelFileError(f"{path}: not an mxqc classical model ({exc})") from None
+    return ClassicalModel(content["pipeline"], metadata)
+
+
+def describe(model: Model) -> dict:
+    """The metadata a person wants to see, without the training log."""
+    return {k: v for k, v in model.metadata.items() if k != "log"} | {
+        "thresholds": np.round(model.thresholds, 3).tolist()}

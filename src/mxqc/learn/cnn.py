@@ -1,0 +1,82 @@
+"""ResNets for one-channel diffraction images with 7 sigmoid outputs (paper §2.6.2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision import models
+
+from mxqc.classes import N_CLASSES
+from mxqc.errors import MxqcError
+
+ARCHITECTURES = ("resnet18", "resnet34", "resnet50")
+
+
+class PretrainedWeightsError(MxqcError):
+    """A --pretrained file is missing or is not a matching ResNet state dict."""
+
+
+def build_network(arch: str, *, dropout: float = 0.5) -> nn.Module:
+    """A torchvision ResNet (no weights) taking 1 channel, with a dropout + linear head."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {arch!r}")
+    net = getattr(models, arch)(weights=None)
+    net.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    net.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(net.fc.in_features, N_CLASSES))
+    return net
+
+
+def layer_groups(net: nn.Module) -> list[list[nn.Parameter]]:
+    """Three groups for discriminative learning rates: stem + first half, second half, head."""
+    early = [net.conv1, net.bn1, net.layer1, net.layer2]
+    late = [net.layer3, net.layer4]
+    return [[p for m in group for p in m.parameters()] for group in (early, late, [net.fc])]
+
+
+def set_body_frozen(net: nn.Module, frozen: bool) -> None:
+    """Freeze the convolution weights of the body; batch-norm layers keep training (as
+    fastai does), which a randomly initialised body needs."""
+    for group in layer_groups(net)[:2]:
+        for p in group:
+            p.requires_grad = True
+    if frozen:
+        for m in net.modules():
+            if isinstance(m, nn.Conv2d):
+                m.weight.requires_grad = False
+
+
+def load_pretrained(net: nn.Module, path) -> None:
+    """Load ImageNet weights from a local ``.safetensors`` copy of torchvision's state dict.
+
+    The 3-channel first convolution is summed to one channel; the classifier head is new.
+    Only safetensors is read (no pickles from user paths); convert a torchvision ``.pth``
+    you trust once with ``safetensors.torch.save_file(torch.load(p, weights_only=True), out)``.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise PretrainedWeightsError(f"{path}: pretrained weights not found (no model hub is "
+                                     "reachable; give a local .safetensors file)")
+    try:
+        state = load_file(path)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise PretrainedWeightsError(f"{path}: not a safetensors file ({exc})") from None
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    if "conv1.weight" in state and state["conv1.weight"].shape[1] == 3:
+        state["conv1.weight"] = state["conv1.weight"].sum(dim=1, keepdim=True)
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith("fc.")]
+    if missing or unexpected:
+        raise PretrainedWeightsError(
+            f"{path}: does not match this architecture (missing {missing[:3]}, "
+            f"unexpected {unexpected[:3]})")
+
+
+def as_input(batch_uint8, device="cpu") -> torch.Tensor:
+    """(n, s, s) uint8 negatives → (n, 1, s, s) float, centred as the network expects."""
+    x = torch.as_tensor(batch_uint8, device=device).unsqueeze(1).float()
+    return (x - 127.5) / 64.0

@@ -1,0 +1,134 @@
+"""The paper's tables (3: multi-label; 4/5: per class) and curves, for a model on a split."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import sklearn.metrics as skm
+
+from mxqc.classes import CLASSES
+from mxqc.dataset import Dataset
+from mxqc.learn import store
+from mxqc.learn.model import Model
+from mxqc.metrics import (
+    MULTILABEL_MEASURES,
+    PER_CLASS_MEASURES,
+    multilabel_scores,
+    per_class_scores,
+)
+
+
+def predict_split(model: Model, dataset: Dataset, split: str = "test", *,
+                  centre_method: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(truth, scores) of ``model`` on a split; centres as the model was trained with."""
+    truth = store.split_table(dataset, split).labels
+    images = store.images(dataset, split)
+    centres = None
+    if model.needs_centre:
+        centres = store.centres(dataset, split, centre_method or model.metadata.get(
+            "centre_method"))
+    scores = np.concatenate([model.predict_proba(images[i:i + 256],
+                                                 None if centres is None else
+                                                 centres[i:i + 256])
+                             for i in range(0, len(images), 256)])
+    return truth, scores
+
+
+def score_table(truth, scores, thresholds) -> dict:
+    """Both definitions of every measure: ours ('mxqc') and the original code's ('reflex')."""
+    return {"multilabel": {"mxqc": multilabel_scores(truth, scores, threshold=thresholds),
+                           "reflex": multilabel_scores(truth, scores, threshold=thresholds,
+                                                       reflex_compatible=True)},
+            "per_class": {"mxqc": per_class_scores(truth, scores, threshold=thresholds),
+                          "reflex": per_class_scores(truth, scores, threshold=thresholds,
+                                                     reflex_compatible=True)}}
+
+
+def _markdown(header, rows) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(rows_i) + " |" for rows_i in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(v: float) -> str:
+    return "–" if v != v else f"{v:.3f}"
+
+
+def multilabel_rows(named_tables: dict[str, dict], definition: str = "mxqc"):
+    """Table 3 rows: one per model name."""
+    return [[name, *(_fmt(t["multilabel"][definition][m]) for m in MULTILABEL_MEASURES)]
+            for name, t in named_tables.items()]
+
+
+def write_tables(out_dir, named_tables: dict[str, dict]) -> dict[str, Path]:
+    """Table 3 for every model and Tables 4/5 for each, as Markdown and CSV in ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    md = []
+    for definition in ("mxqc", "reflex"):
+        header = ["model", *MULTILABEL_MEASURES]
+        rows = multilabel_rows(named_tables, definition)
+        md.append(f"### Multi-label measures ({definition} definitions)\n\n"
+                  + _markdown(header, rows))
+        written[f"multilabel_{definition}"] = _csv(out / f"multilabel_{definition}.csv",
+                                                   header, rows)
+    for name, table in named_tables.items():
+        for definition in ("mxqc", "reflex"):
+            header = ["class", *PER_CLASS_MEASURES]
+            rows = [[c, *(_fmt(table["per_class"][definition][c][m])
+                          for m in PER_CLASS_MEASURES)] for c in CLASSES]
+            md.append(f"### {name}: per class ({definition} definitions)\n\n"
+                      + _markdown(header, rows))
+            written[f"{name}_per_class_{definition}"] = _csv(
+                out / f"{_safe(name)}_per_class_{definition}.csv", header, rows)
+    (out / "tables.md").write_text("\n".join(md))
+    written["markdown"] = out / "tables.md"
+    return written
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+def _csv(path: Path, header, rows) -> Path:
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    return path
+
+
+def plot_curves(out_png, truth, scores, thresholds, *, title: str = "") -> Path:
+    """Per-class ROC and precision–recall curves and confusion matrices, one PNG."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(15, 9), layout="constrained")
+    roc_ax, pr_ax = fig.add_subplot(2, 2, 1), fig.add_subplot(2, 2, 2)
+    for j, name in enumerate(CLASSES):
+        if np.unique(truth[:, j]).size < 2:
+            continue
+        fpr, tpr, _ = skm.roc_curve(truth[:, j], scores[:, j])
+        prec, rec, _ = skm.precision_recall_curve(truth[:, j], scores[:, j])
+        auc = skm.roc_auc_score(truth[:, j], scores[:, j])
+        roc_ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
+        pr_ax.plot(rec, prec, label=name)
+    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
+    pr_ax.set(xlabel="recall", ylabel="precision", title="precision–recall")
+    roc_ax.legend(fontsize=8)
+    pr_ax.legend(fontsize=8)
+    grid = fig.add_gridspec(2, 1)[1].subgridspec(1, len(CLASSES))
+    pred = scores > np.asarray(thresholds)
+    for j, name in enumerate(CLASSES):
+        ax = fig.add_subplot(grid[0, j])
+        cm = skm.confusion_matrix(truth[:, j], pred[:, j], labels=[0, 1])
+        ax.imshow(cm, cmap="Blues")
+        for (r, c), v in np.ndenumerate(cm):
+            ax.text(c, r, str(v), ha="center", va="center",
+                    color="white" if v > cm.max() / 2 else "black")
+        ax.set(xticks=[0, 1], yticks=[0, 1], xlabel="predicted", title=name.replace("_", " "))
+        if j == 0:
+            ax.set_ylabel("true")
+    fig.suptitle(title)
+    fig.savefig(out_png, dpi=90)
+    return Path(out_png)

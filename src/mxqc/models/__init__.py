@@ -1,0 +1,1 @@
+"""Model files shipped with mxqc (``default.safetensors``: see README, "The default model")."""
