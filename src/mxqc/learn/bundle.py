@@ -59,14 +59,16 @@ def load_model(path=None) -> Model:
     path = default_model_path() if path is None else Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
+    if path.suffix == ".skops":
+        return _load_classical(path)
     with open(path, "rb") as f:
         head = f.read(8)
-    if path.suffix == ".skops" or head[:2] == b"PK":
-        return _load_classical(path)
-    if len(head) == 8 and 0 < int.from_bytes(head, "little") < 100_000_000:
+    # safetensors starts with its JSON header's length (little-endian u64)
+    if path.suffix == ".safetensors" and 0 < int.from_bytes(head.ljust(8, b"\xff"),
+                                                             "little") < 100_000_000:
         return _load_cnn(path)
-    raise ModelFileError(f"{path}: not a model file (expected .safetensors or .skops); "
-                         "pickled models are refused")
+    raise ModelFileError(f"{path}: not a model file (expected .safetensors or .skops; "
+                         "pickled models such as .pt, .pth or .pkl are refused)")
 
 
 def _load_cnn(path: Path) -> CnnModel:

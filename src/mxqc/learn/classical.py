@@ -54,7 +54,10 @@ def fit_classical(kind: str, x_train, y_train, x_val, y_val, *, seed: int = 0,
     make, default_grid = CLASSICAL_MODELS[kind]
     pipeline = Pipeline([("scale", StandardScaler()),
                          ("ovr", OneVsRestClassifier(make(seed)))])
-    grid = {f"ovr__estimator__{k}": v for k, v in (grid or default_grid).items()}
+    grid = dict(grid or default_grid)
+    if "n_neighbors" in grid:  # small data sets: k must not exceed the training set
+        grid["n_neighbors"] = [k for k in grid["n_neighbors"] if k < len(x_train)] or [1]
+    grid = {f"ovr__estimator__{k}": v for k, v in grid.items()}
     x = np.concatenate([x_train, x_val])
     y = np.concatenate([y_train, y_val])
     fold = np.r_[np.full(len(x_train), -1), np.zeros(len(x_val), int)]

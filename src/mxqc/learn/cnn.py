@@ -68,7 +68,11 @@ def load_pretrained(net: nn.Module, path) -> None:
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
     if "conv1.weight" in state and state["conv1.weight"].shape[1] == 3:
         state["conv1.weight"] = state["conv1.weight"].sum(dim=1, keepdim=True)
-    missing, unexpected = net.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = net.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shapes differ: another architecture's weights
+        raise PretrainedWeightsError(f"{path}: does not match this architecture "
+                                     f"({str(exc).splitlines()[-1].strip()})") from None
     missing = [k for k in missing if not k.startswith("fc.")]
     if missing or unexpected:
         raise PretrainedWeightsError(

@@ -192,7 +192,7 @@ def _phase(run: _Run, net, x_tr, y_tr, x_val, y_val, loss_fn, *, stage: str, lrs
         run.emit(event="epoch", stage=stage, epoch=epoch + 1, epochs=epochs,
                  train_loss=round(total / len(x_tr), 5), val_loss=round(val_loss, 5),
                  val_f1_macro=round(f1, 4), best=improved, epoch_s=round(seconds, 1),
-                 lr=[round(g["lr"], 7) for g in opt.param_groups])
+                 lr=[g["initial_lr"] for g in opt.param_groups])
         if waited >= config.patience:
             run.emit(event="early_stop", stage=stage, epoch=epoch + 1)
             break

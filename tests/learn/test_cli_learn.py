@@ -1,0 +1,51 @@
+"""mxqc train / evaluate / compare in-process on a tiny data set."""
+
+from typer.testing import CliRunner
+
+from mxqc.cli import app
+from mxqc.learn import load_model
+
+runner = CliRunner(env={"COLUMNS": "200"})
+
+
+def test_train_evaluate_compare(tiny_dataset, tmp_path):
+    root = str(tiny_dataset.root)
+    cnn = tmp_path / "cnn.safetensors"
+    result = runner.invoke(app, ["train", root, "--out", str(cnn), "--preset", "smoke",
+                                 "--half"])
+    assert result.exit_code == 0, result.output
+    assert "epoch  1/1" in result.output
+    assert (tmp_path / "cnn.log.jsonl").is_file()
+    assert load_model(cnn).metadata["name"] == "cnn"
+    nb = tmp_path / "nb.skops"
+    result = runner.invoke(app, ["train", root, "--out", str(nb), "--model", "nb",
+                                 "--representation", "radial"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["evaluate", str(cnn), root])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "cnn-eval-test"
+    for name in ("tables.md", "curves.png", "multilabel_mxqc.csv", "multilabel_reflex.csv",
+                 "cnn_per_class_mxqc.csv"):
+        assert (out / name).is_file(), name
+    assert "ice_ring" in (out / "tables.md").read_text()
+    result = runner.invoke(app, ["compare", root, str(cnn), str(nb), "--out",
+                                 str(tmp_path / "cmp")])
+    assert result.exit_code == 0, result.output
+    table = (tmp_path / "cmp" / "multilabel_mxqc.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in table[1:]] == ["cnn", "nb"]
+
+
+def test_bad_inputs_give_clear_errors(tiny_dataset, tmp_path):
+    result = runner.invoke(app, ["train", str(tmp_path), "--out", str(tmp_path / "m.st")])
+    assert result.exit_code == 1 and "no labels.csv" in result.output
+    result = runner.invoke(app, ["train", str(tiny_dataset.root), "--out",
+                                 str(tmp_path / "m.skops"), "--model", "svm"])
+    assert result.exit_code == 2 and "radial" in result.output
+    bogus = tmp_path / "model.safetensors"
+    bogus.write_text("not a model")
+    result = runner.invoke(app, ["evaluate", str(bogus), str(tiny_dataset.root)])
+    assert result.exit_code == 1 and "not" in result.output
+    result = runner.invoke(app, ["train", str(tiny_dataset.root), "--out",
+                                 str(tmp_path / "p.safetensors"), "--preset", "smoke",
+                                 "--pretrained", str(tmp_path / "absent.safetensors")])
+    assert result.exit_code == 1 and "not found" in result.output
