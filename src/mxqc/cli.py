@@ -175,7 +175,10 @@ def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")
              size: Annotated[int, typer.Option(help="Image edge for --format png.")] = 512,
              resize: Annotated[str, typer.Option(
                  help="Resampling for --format png: nearest, area or max.")] = "nearest",
-             workers: Annotated[int, typer.Option(help="Processes to simulate with.")] = 1):
+             workers: Annotated[int, typer.Option(help="Processes to simulate with.")] = 1,
+             resume: Annotated[bool, typer.Option(
+                 help="Keep frames already in OUT (same seed and options); make the rest.")
+             ] = False):
     """Simulate raw frames with known anomalies, beam centre and geometry."""
     from rich.progress import Progress
 
@@ -205,6 +208,7 @@ def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")
         try:
             names = write_simulated(out, n, seed=seed, detector=detectors, fmt=fmt,
                                     rates=wanted, size=size, resize=resize, workers=workers,
+                                    resume=resume,
                                     progress=lambda k: bar.advance(task, k))
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None

@@ -5,8 +5,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from mxqc.scatterers import ICE_IC
 from mxqc.simulate import render, response, sample_scene, simulate_frame
-from mxqc.simulate.scene import ICE_IC
 
 NO_LABELS = (0, 0, 0, 0, 0, 0, 0)
 

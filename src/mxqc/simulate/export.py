@@ -21,7 +21,7 @@ from mxqc.normalise import DEFAULT_RESIZE, normalise
 from mxqc.simulate.detector import DETECTORS
 from mxqc.simulate.generate import SimulatedFrame, render_scene
 from mxqc.simulate.labels import sample_labels
-from mxqc.simulate.scene import sample_scene
+from mxqc.simulate.scene import Scene, sample_scene
 
 FORMATS = ("cbf", "smv", "h5", "png")
 _TRUTH_COLUMNS = ("image", "file", "frame", "detector", "beam_x", "beam_y", "pixel_size_mm",
@@ -31,9 +31,17 @@ _TRUTH_COLUMNS = ("image", "file", "frame", "detector", "beam_x", "beam_y", "pix
 def simulate_series(n: int, *, seed: int, detector: str, rates=None,
                     series_length: int = 1) -> list[SimulatedFrame]:
     """``n`` frames; consecutive blocks of ``series_length`` share one geometry (a sweep)."""
+    return [SimulatedFrame(render_scene(scene), scene) for scene in
+            series_scenes(n, seed=seed, detector=detector, rates=rates,
+                          series_length=series_length)]
+
+
+def series_scenes(n: int, *, seed: int, detector: str, rates=None,
+                  series_length: int = 1) -> list[Scene]:
+    """The scenes of ``simulate_series`` without rendering them (cheap)."""
     rng = np.random.default_rng(seed)
     labels = sample_labels(n, rng, rates)
-    frames, base = [], None
+    scenes, base = [], None
     for i in range(n):
         frame_seed = int(rng.integers(2**31))
         scene = sample_scene(np.random.default_rng(frame_seed), detector, labels[i],
@@ -45,20 +53,22 @@ def simulate_series(n: int, *, seed: int, detector: str, rates=None,
                             arm_angle_deg=base.arm_angle_deg, arm_width_px=base.arm_width_px)
         else:
             base = scene
-        frames.append(SimulatedFrame(render_scene(scene), scene))
-    return frames
+        scenes.append(scene)
+    return scenes
 
 
 def write_simulated(out_dir, n: int, *, seed: int = 0,
                     detector: str | Sequence[str] = "square1k", fmt: str | None = None,
                     rates=None, frames_per_file: int = 50, size: int = 512,
-                    resize: str = DEFAULT_RESIZE, workers: int = 1,
+                    resize: str = DEFAULT_RESIZE, workers: int = 1, resume: bool = False,
                     progress: Callable[[int], None] | None = None) -> list[str]:
     """Simulate ``n`` frames into ``out_dir`` with ``labels.csv``, ``truth.csv``, ``truth.jsonl``.
 
     ``detector`` may list several models: consecutive blocks take them in turn, so a training
     set covers every geometry. Blocks of frames (one file, or one HDF5 sweep) are seeded by
     their position, so the output is identical for any number of ``workers`` (processes).
+    With ``resume``, files already in ``out_dir`` are kept (not rendered again) and only the
+    tables are rewritten, so an interrupted run continues where it stopped.
     Returns the image names (file stems, or ``<master stem>_<frame>`` for HDF5), which are
     the ``image`` column of ``labels.csv`` as in the RefleX label files.
     """
@@ -74,7 +84,7 @@ def write_simulated(out_dir, n: int, *, seed: int = 0,
     series = frames_per_file if fmt == "h5" else 1
     jobs = [(os.fspath(out_dir), start, min(series, n - start), seed,
              detectors[(start // series) % len(detectors)], fmt, rates, frames_per_file,
-             size, resize) for start in range(0, n, series)]
+             size, resize, resume) for start in range(0, n, series)]
     names, truth, scenes = [], [], []
     with ProcessPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
         blocks = pool.map(_write_block, jobs) if pool else map(_write_block, jobs)
@@ -105,34 +115,42 @@ def write_image_centres(out_dir, truth, size: int) -> None:
 
 def _write_block(job):
     """Simulate and write one file (or one HDF5 sweep); return its table rows."""
-    out_dir, start, count, seed, detector, fmt, rates, frames_per_file, size, resize = job
+    out_dir, start, count, seed, detector, fmt, rates, frames_per_file, size, resize, resume = job
     model = DETECTORS[detector]
-    block = simulate_series(count, seed=seed * 1_000_003 + start, detector=detector,
-                            rates=rates, series_length=count if fmt == "h5" else 1)
+    scenes = series_scenes(count, seed=seed * 1_000_003 + start, detector=detector,
+                           rates=rates, series_length=count if fmt == "h5" else 1)
     stem = f"sim_{seed}_{start:06d}"
-    if fmt == "h5":
-        path = os.path.join(out_dir, f"{stem}_master.h5")
-        write_nexus(path, (f.counts for f in block), block[0].geometry,
-                    frames_per_file=frames_per_file)
-        entries = [(f"{stem}_master_{i:06d}", path, i) for i in range(len(block))]
-    else:
-        frame = block[0]
-        path = os.path.join(out_dir, f"{stem}.{fmt}")
-        if fmt == "cbf":
-            write_cbf(path, frame.counts, frame.geometry, count_cutoff=model.overload)
-        elif fmt == "smv":
-            write_smv(path, frame.counts, frame.geometry)
-        else:
-            cv2.imwrite(path, normalise(frame.counts, size=size, resize=resize).image)
-        entries = [(stem, path, 0)]
-    names, truth, scenes = [], [], []
-    for frame, (name, path, index) in zip(block, entries, strict=True):
-        s = frame.scene
+    path = os.path.join(out_dir, f"{stem}_master.h5" if fmt == "h5" else f"{stem}.{fmt}")
+    entries = ([(f"{stem}_master_{i:06d}", path, i) for i in range(count)] if fmt == "h5"
+               else [(stem, path, 0)])
+    if not (resume and os.path.isfile(path)):
+        _render_and_write([SimulatedFrame(render_scene(s), s) for s in scenes], path, fmt,
+                          model, frames_per_file, size, resize)
+    names, truth, rows = [], [], []
+    for s, (name, path, index) in zip(scenes, entries, strict=True):
         names.append(name)
         truth.append((name, os.path.basename(path), index, s.detector, s.beam_x, s.beam_y,
                       s.model.pixel_size_mm, s.distance_mm, s.wavelength_a))
-        scenes.append({"image": name, **asdict(s)})
-    return names, truth, scenes
+        rows.append({"image": name, **asdict(s)})
+    return names, truth, rows
+
+
+def _render_and_write(block, path, fmt, model, frames_per_file, size, resize):
+    if fmt == "h5":  # (the master names its data files: it cannot be renamed afterwards)
+        write_nexus(path, (f.counts for f in block), block[0].geometry,
+                    frames_per_file=frames_per_file)
+    else:
+        # write under a temporary name: an interrupted run never leaves a half file to resume
+        stem, ext = os.path.splitext(path)
+        tmp = f"{stem}.part{os.getpid()}{ext}"
+        frame = block[0]
+        if fmt == "cbf":
+            write_cbf(tmp, frame.counts, frame.geometry, count_cutoff=model.overload)
+        elif fmt == "smv":
+            write_smv(tmp, frame.counts, frame.geometry)
+        else:
+            cv2.imwrite(tmp, normalise(frame.counts, size=size, resize=resize).image)
+        os.replace(tmp, path)
 
 
 def _write_tables(out_dir, names, labels, truth, scenes):

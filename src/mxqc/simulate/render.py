@@ -6,7 +6,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from mxqc.simulate.scene import ICE_IC, ICE_IH, Scene
+from mxqc.scatterers import ICE_IC, ICE_IH
+from mxqc.simulate.scene import Scene
 
 SHADOW_TRANSMISSION = 0.01
 POLARISATION = 0.99  # fraction of horizontal (x) polarisation at a synchrotron

@@ -11,13 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from mxqc.classes import CLASSES
+from mxqc.scatterers import WATER_BAND_A
 from mxqc.simulate.detector import DETECTORS, DetectorModel
 
 # Hexagonal ice Ih d-spacings (Å) with approximate relative powder intensities.
-ICE_IH = ((3.897, 1.0), (3.669, 0.6), (3.441, 0.75), (2.671, 0.25), (2.249, 0.45),
-          (2.072, 0.4), (1.948, 0.1), (1.918, 0.3), (1.883, 0.15), (1.721, 0.05),
-          (1.525, 0.08), (1.473, 0.08), (1.444, 0.05), (1.372, 0.07), (1.299, 0.04))
-ICE_IC = ((3.67, 1.0), (2.25, 0.55), (1.92, 0.35))
 
 
 @dataclass(frozen=True)
@@ -132,7 +129,7 @@ def sample_scene(rng: np.random.Generator, detector: str, labels, *, seed: int) 
         crystal_scale=float(crystal * 400),
     )
     if lab["background_ring"]:
-        scene["water"] = (float(rng.uniform(2, 15)), float(rng.uniform(3.0, 3.7)),
+        scene["water"] = (float(rng.uniform(2, 15)), float(rng.uniform(*WATER_BAND_A)),
                           float(rng.uniform(0.02, 0.06)))
     if lab["ice_ring"]:
         scene["ice"] = (float(np.exp(rng.uniform(np.log(2), np.log(40)))),

@@ -1,0 +1,187 @@
+"""Training-free ring analysis on the raw frame: azimuthal integration (pyFAI) with gaps
+masked, peaks of the Bragg-spot-free radial profile, their d-spacings matched against ice
+and water, and how much of the azimuth each ring covers.
+
+The profile is the 75th percentile over azimuthal sectors of a (q, χ) regrouping, so Bragg
+spots, which fill few sectors, do not make rings while arcs over a quarter of the azimuth
+do; a ring's coverage is the fraction of sectors in which it stands above the background.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+from scipy.ndimage import median_filter
+from scipy.signal import find_peaks
+
+from mxqc.frame import Frame
+from mxqc.scatterers import ICE_IC, ICE_IH, LOW_RESOLUTION_A, WATER_BAND_A
+
+N_RADIAL = 400
+N_AZIMUTHAL = 90
+ICE_TOLERANCE = 0.02  # relative d-spacing tolerance for an ice match
+BROAD_FWHM_Q = 0.05  # 1/Å: wider than this is liquid-like (water), not crystalline (ice)
+PROFILE_PERCENTILE = 75  # a ring or arc over ≥ 25 % of the azimuth shows; spots do not
+MIN_COVERAGE = 0.1
+MIN_SIGNIFICANCE = 6.0  # peak height over the profile's robust noise
+ICE_DS = np.array(sorted({d for d, _ in (*ICE_IH, *ICE_IC)}))
+
+
+@dataclass(frozen=True)
+class Ring:
+    """One ring in the radial profile.
+
+    Attributes
+    ----------
+    d_a : float
+        d-spacing of its maximum (Å).
+    fwhm_q : float
+        Full width at half maximum (1/Å).
+    significance : float
+        Height above the background in units of the profile's robust noise.
+    coverage : float
+        Fraction of azimuthal sectors (with data) in which the ring shows.
+    kind : str
+        'ice', 'water', 'low-resolution' (loop, mount, kapton) or 'other'.
+    shape : str
+        'full', 'arc' (one or two contiguous pieces) or 'spotty' (many short pieces).
+    """
+
+    d_a: float
+    fwhm_q: float
+    significance: float
+    coverage: float
+    kind: str
+    shape: str
+
+
+@dataclass(frozen=True, eq=False)
+class RingAnalysis:
+    rings: tuple[Ring, ...]
+    q: np.ndarray  # 1/Å, bin centres
+    profile: np.ndarray  # PROFILE_PERCENTILE over sectors
+
+    def of_kind(self, kind: str) -> tuple[Ring, ...]:
+        return tuple(r for r in self.rings if r.kind == kind)
+
+    def summary(self) -> str:
+        return "; ".join(f"{r.kind} {r.d_a:.2f} Å ({r.shape}, {r.coverage:.0%})"
+                         for r in self.rings)
+
+
+@lru_cache(maxsize=8)
+def _integrator(shape, beam_x, beam_y, pixel_mm, distance_mm, wavelength_a):
+    from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+
+    px = pixel_mm * 1e-3
+    # pyFAI puts pixel centres at (i + 0.5) pixels; ours are at integers
+    return AzimuthalIntegrator(dist=distance_mm * 1e-3, poni1=(beam_y + 0.5) * px,
+                               poni2=(beam_x + 0.5) * px, pixel1=px, pixel2=px,
+                               wavelength=wavelength_a * 1e-10)
+
+
+def _bin2(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """2×2 mean of valid pixels (rings are several pixels wide; 4× less to integrate)."""
+    h, w = pixels.shape[0] // 2 * 2, pixels.shape[1] // 2 * 2
+    valid = np.isfinite(pixels[:h, :w])
+    total = cv2.resize(np.where(valid, pixels[:h, :w], 0).astype(np.float32), (w // 2, h // 2),
+                       interpolation=cv2.INTER_AREA)
+    share = cv2.resize(valid.astype(np.float32), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    binned = np.where(share > 0, total / np.maximum(share, 1e-6), 0).astype(np.float32)
+    return binned, share <= 0
+
+
+def _classify(d: float, fwhm_q: float) -> str:
+    if fwhm_q >= BROAD_FWHM_Q and WATER_BAND_A[0] - 0.3 <= d <= WATER_BAND_A[1] + 0.3:
+        return "water"
+    if d > LOW_RESOLUTION_A:
+        return "low-resolution"
+    if fwhm_q < BROAD_FWHM_Q and np.min(np.abs(ICE_DS - d) / ICE_DS) <= ICE_TOLERANCE:
+        return "ice"
+    return "other"
+
+
+def _shape(above: np.ndarray) -> str:
+    if above.mean() >= 0.75:
+        return "full"
+    pieces = np.count_nonzero(above & ~np.roll(above, 1))  # sector runs, cyclically
+    return "spotty" if pieces > 4 else "arc"
+
+
+def analyse_rings(frame: Frame, centre=None, *, min_significance: float = MIN_SIGNIFICANCE,
+                  max_pixels: int = 2_000_000) -> RingAnalysis:
+    """Rings of a raw frame. ``centre`` (raw x, y) overrides the header's beam position.
+
+    Raises ValueError when the geometry does not allow d-spacings.
+    """
+    g = frame.geometry
+    if not g.can_resolve:
+        raise ValueError("ring analysis needs pixel size, distance and wavelength")
+    bx, by = centre if centre is not None else (g.beam_x, g.beam_y)
+    if bx is None or by is None:
+        raise ValueError("ring analysis needs a beam centre")
+    pixels, pixel_mm = frame.pixels, g.pixel_size_mm
+    if pixels.size > max_pixels:
+        pixels, mask = _bin2(pixels)
+        bx, by, pixel_mm = (bx - 0.5) / 2, (by - 0.5) / 2, pixel_mm * 2
+    else:
+        mask = ~np.isfinite(pixels)
+        pixels = np.where(mask, 0, pixels).astype(np.float32)
+    ai = _integrator(pixels.shape, round(float(bx), 2), round(float(by), 2), pixel_mm,
+                     g.distance_mm, g.wavelength_a)
+    res = ai.integrate2d_ng(pixels, N_RADIAL, N_AZIMUTHAL, unit="q_A^-1", mask=mask,
+                            method=("no", "csr", "cython"))
+    cake = np.where(res.count > 0, res.intensity, np.nan)
+    q = np.asarray(res.radial)
+    with np.errstate(all="ignore"), _quiet():
+        profile = np.nanpercentile(cake, PROFILE_PERCENTILE, axis=0)
+    valid = np.isfinite(profile) & (q > 0)
+    return _find_rings(q, profile, cake, valid, min_significance)
+
+
+def _find_rings(q, profile, cake, valid, min_significance) -> RingAnalysis:
+    filled = np.interp(q, q[valid], profile[valid]) if valid.any() else np.zeros_like(q)
+    background = median_filter(filled, size=61, mode="nearest")
+    residual = np.where(valid, filled - background, 0.0)
+    noise = 1.4826 * np.median(np.abs(residual[valid] - np.median(residual[valid]))) \
+        if valid.any() else 1.0
+    noise = max(noise, 1e-3 * max(float(np.nanmax(np.abs(filled))), 1e-9))
+    peaks, props = find_peaks(residual, height=min_significance * noise,
+                              prominence=min_significance * noise, width=1)
+    dq = q[1] - q[0]
+    rings = []
+    for k, p in enumerate(peaks):
+        fwhm = float(props["widths"][k] * dq)
+        d = float(2 * np.pi / q[p])
+        half = max(1, round(float(props["widths"][k]) / 2))
+        lo, hi = max(p - half, 0), min(p + half + 1, len(q))
+        with _quiet():
+            sectors = np.nanmean(cake[:, lo:hi], axis=1)
+        has_data = np.isfinite(sectors)
+        if not has_data.any():
+            continue
+        above = np.zeros(len(sectors), bool)
+        above[has_data] = sectors[has_data] - background[p] > 0.5 * residual[p]
+        coverage = float(above[has_data].mean())
+        if coverage < MIN_COVERAGE:  # beam-stop edges, single strong spots
+            continue
+        rings.append(Ring(round(d, 3), round(fwhm, 4), round(float(residual[p] / noise), 1),
+                          round(coverage, 3), _classify(d, fwhm), _shape(above)))
+    return RingAnalysis(tuple(rings), q, profile)
+
+
+class _quiet:
+    """Silence numpy's all-NaN-slice warnings for sectors beyond the detector."""
+
+    def __enter__(self):
+        import warnings
+
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)
