@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import glob
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -94,6 +96,9 @@ def write_simulated(out_dir, n: int, *, seed: int = 0,
             scenes += block_scenes
             if progress:
                 progress(len(block_names))
+    for scratch in glob.glob(os.path.join(out_dir, ".part-*")):
+        with contextlib.suppress(OSError):  # empty unless another run is writing there
+            os.rmdir(scratch)
     _write_tables(out_dir, names, [sc["labels"] for sc in scenes], truth, scenes)
     if fmt == "png":
         write_image_centres(out_dir, truth, size)
@@ -140,9 +145,11 @@ def _render_and_write(block, path, fmt, model, frames_per_file, size, resize):
         write_nexus(path, (f.counts for f in block), block[0].geometry,
                     frames_per_file=frames_per_file)
     else:
-        # write under a temporary name: an interrupted run never leaves a half file to resume
-        stem, ext = os.path.splitext(path)
-        tmp = f"{stem}.part{os.getpid()}{ext}"
+        # write in a scratch folder, then move: an interrupted run never leaves a half file
+        # to resume (same base name, since a CBF header records it)
+        scratch = os.path.join(os.path.dirname(path), f".part-{os.getpid()}")
+        os.makedirs(scratch, exist_ok=True)
+        tmp = os.path.join(scratch, os.path.basename(path))
         frame = block[0]
         if fmt == "cbf":
             write_cbf(tmp, frame.counts, frame.geometry, count_cutoff=model.overload)
