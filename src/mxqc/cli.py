@@ -266,3 +266,6 @@ def dataset_split(root: Annotated[str, typer.Argument(help="Data set with labels
 from mxqc import cli_learn  # noqa: E402  (registers train, evaluate, compare, grid-search)
 
 cli_learn.register(app)
+from mxqc import cli_scan  # noqa: E402
+
+cli_scan.register(app)

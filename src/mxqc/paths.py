@@ -14,13 +14,16 @@ def expand_paths(paths) -> list[str]:
     so that the reader reports it as missing instead of it vanishing silently.
 
     Eiger data files (``*_data_NNNNNN.h5``) found in a directory are skipped: they are read
-    through their master file.
+    through their master file. So are hidden files and folders (caches, partial writes).
     """
     out: list[str] = []
     for path in map(os.fspath, paths):
         if os.path.isdir(path):
-            for root, _dirs, files in sorted(os.walk(path)):
+            for root, dirs, files in sorted(os.walk(path)):
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
                 for name in sorted(files):
+                    if name.startswith("."):
+                        continue
                     eiger_data = "_data_" in name and name.endswith(".h5")
                     if name.lower().endswith(_SIDECARS) or eiger_data:
                         continue

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mxqc.frame import Frame
-from mxqc.normalise import normalise_frame
+from mxqc.normalise import NormalisedImage, normalise_frame
 
 
 @dataclass(frozen=True)
@@ -64,14 +64,15 @@ def find_centre(image: np.ndarray, *, method: str = "auto", valid: np.ndarray | 
 
 
 def locate_beam(frame: Frame, *, method: str = "auto", size: int = 512,
-                resize: str = "area") -> Centre:
+                resize: str = "area", normalised: NormalisedImage | None = None) -> Centre:
     """Beam centre of a raw frame, in raw-frame pixels.
 
     The frame is normalised to ``size``² (area averaging by default: it keeps weak rings and
     spots that nearest-neighbour drops), the method runs there, and the answer is converted
-    back through the image's ``ImageMapping``.
+    back through the image's ``ImageMapping``. Pass ``normalised`` to reuse an image already
+    made from this frame.
     """
-    norm = normalise_frame(frame, size=size, resize=resize)
+    norm = normalised or normalise_frame(frame, size=size, resize=resize)
     header = None
     if frame.geometry.has_beam:
         header = norm.mapping.to_image(frame.geometry.beam_x, frame.geometry.beam_y)

@@ -130,10 +130,12 @@ def analyse_rings(frame: Frame, centre=None, *, min_significance: float = MIN_SI
     else:
         mask = ~np.isfinite(pixels)
         pixels = np.where(mask, 0, pixels).astype(np.float32)
-    ai = _integrator(pixels.shape, round(float(bx), 2), round(float(by), 2), pixel_mm,
-                     g.distance_mm, g.wavelength_a)
+    # a quarter-pixel grid for the centre lets a sweep reuse one integrator (its set-up
+    # costs ~0.3 s; an integration ~40 ms) at a negligible error in d
+    ai = _integrator(pixels.shape, round(float(bx) * 4) / 4, round(float(by) * 4) / 4,
+                     pixel_mm, g.distance_mm, g.wavelength_a)
     res = ai.integrate2d_ng(pixels, N_RADIAL, N_AZIMUTHAL, unit="q_A^-1", mask=mask,
-                            method=("no", "csr", "cython"))
+                            method=("no", "histogram", "cython"))
     cake = np.where(res.count > 0, res.intensity, np.nan)
     q = np.asarray(res.radial)
     with np.errstate(all="ignore"), _quiet():

@@ -1,0 +1,99 @@
+"""``mxqc scan``: a driver over mxqc.scan.run.scan with a progress bar and a summary."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from mxqc.centre import CENTRE_METHODS
+from mxqc.console import console, err_console
+
+
+def parse_frames(text: str | None) -> slice | None:
+    """'1:3600:10' (Python slice of frame indices), '100:' or '5' → slice."""
+    if not text:
+        return None
+    try:
+        parts = [int(p) if p else None for p in text.split(":")]
+    except ValueError:
+        raise typer.BadParameter(f"expected START:STOP[:STEP], got {text!r}") from None
+    if len(parts) == 1:
+        return slice(parts[0], parts[0] + 1)
+    if len(parts) > 3:
+        raise typer.BadParameter(f"expected START:STOP[:STEP], got {text!r}")
+    return slice(*parts)
+
+
+def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or globs.")],
+         out: Annotated[str, typer.Option("--out", help="Result directory.")],
+         model: Annotated[str | None, typer.Option(help="Model file (default: shipped).")
+                          ] = None,
+         frames: Annotated[str | None, typer.Option(
+             help="Frames of multi-frame files, START:STOP[:STEP] (0-based).")] = None,
+         every: Annotated[int, typer.Option(help="Keep one frame in N.")] = 1,
+         workers: Annotated[int, typer.Option(help="Local worker processes.")] = 1,
+         dask: Annotated[str | None, typer.Option(
+             help="Dask scheduler address (tcp://host:8786) or local[N].")] = None,
+         resume: Annotated[bool, typer.Option(
+             help="Skip frames already in OUT's journal.")] = False,
+         centre_method: Annotated[str, typer.Option(
+             "--centre", help="Centre method.")] = "auto",
+         rings: Annotated[bool, typer.Option(help="Training-free ring analysis.")] = True,
+         heatmaps: Annotated[bool, typer.Option(help="Grad-CAM for flagged classes.")] = True,
+         batch_size: Annotated[int, typer.Option(help="Frames per batch.")] = 16,
+         report: Annotated[bool, typer.Option(help="Write report.html.")] = True):
+    """Per-frame anomaly probabilities, labels, beam centre, rings and heatmaps."""
+    from mxqc.scan import ScanOptions
+    from mxqc.scan.run import scan as run_scan
+
+    if centre_method not in CENTRE_METHODS:
+        raise typer.BadParameter(f"must be one of {sorted(CENTRE_METHODS)}",
+                                 param_hint="--centre")
+    options = ScanOptions(model_path=model, centre_method=centre_method, rings=rings,
+                          heatmaps=heatmaps)
+    columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]:.1f} frames/s"), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("scan", total=None, rate=0.0)
+
+        def progress(done, total):
+            elapsed = bar.tasks[0].elapsed or 0
+            bar.update(task, completed=done, total=total,
+                       rate=done / elapsed if elapsed else 0.0)
+
+        try:
+            summary = run_scan(paths, out, options=options, frames=parse_frames(frames),
+                               every=every, workers=workers, dask=dask, resume=resume,
+                               batch_size=batch_size, progress=progress)
+        except KeyboardInterrupt:
+            err_console.print(f"interrupted: finished frames are in {out}; "
+                              "run again with --resume")
+            raise typer.Exit(code=130) from None
+    table = Table(title=f"{summary.frames} frames ({summary.failures} failed)")
+    table.add_column("class")
+    table.add_column("frames", justify="right")
+    table.add_column("rate", justify="right")
+    ok = max(summary.frames - summary.failures, 1)
+    for name, count in summary.per_class.items():
+        table.add_row(name, str(count), f"{count / ok:.0%}")
+    console.print(table)
+    rate = summary.analysed / summary.seconds if summary.seconds else 0
+    console.print(f"analysed {summary.analysed} frames in {summary.seconds:.1f} s "
+                  f"({rate:.1f} frames/s); {summary.skipped} already done")
+    if report and summary.tables:
+        from mxqc.report import write_report
+
+        path = write_report(out)
+        console.print(f"report: {path}")
+    for name, path in summary.tables.items():
+        console.print(f"{name}: {path}")
+    if summary.failures:
+        err_console.print(f"{summary.failures} frame(s) or file(s) failed: see errors.csv")
+        raise typer.Exit(code=1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(scan)

@@ -1,0 +1,113 @@
+"""The scan report: one self-contained HTML page (images embedded) from a scan directory."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import io
+import json
+import os
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from mxqc.classes import CLASS_DESCRIPTIONS, CLASSES
+
+MAX_TABLE_ROWS = 2000  # flagged frames first, then a sample; the full table is results.csv
+MAX_THUMBNAILS = 300
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def _series_key(row) -> tuple[str, str, int]:
+    """(series name, label, position): a multi-frame file is one series; single-frame files
+    named <prefix><number> form a series per folder and prefix."""
+    path = Path(row["file"])
+    stem = path.name.split(".")[0]
+    match = re.match(r"(.*?)(\d+)$", stem)
+    if row["frame"] > 0 or not match:
+        return str(path), path.name, int(row["frame"])
+    return str(path.parent / match.group(1)), match.group(1) + "#", int(match.group(2))
+
+
+def _series_plots(rows) -> list[dict]:
+    """Per-class probability along the frame number, one figure per series of ≥ 3 frames."""
+    from matplotlib.figure import Figure
+
+    series = defaultdict(list)
+    for row in rows:
+        if row["status"] == "ok":
+            key, label, position = _series_key(row)
+            series[(key, label)].append((position, row))
+    plots = []
+    for (key, label), members in sorted(series.items()):
+        if len(members) < 3:
+            continue
+        members.sort(key=lambda m: m[0])
+        x = [m[0] for m in members]
+        fig = Figure(figsize=(10, 2.8), layout="constrained")
+        ax = fig.add_subplot()
+        for name in CLASSES:
+            ax.plot(x, [m[1][f"p_{name}"] for m in members], label=name, lw=1.2)
+        ax.set(xlabel="frame", ylabel="probability", ylim=(-0.02, 1.02),
+               title=f"{label} ({len(members)} frames) — {os.path.dirname(key)}")
+        ax.legend(fontsize=7, ncol=4, loc="upper right")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=80)
+        plots.append({"title": label, "image": _data_uri(buf.getvalue())})
+    return plots
+
+
+def _read_rows(out: Path) -> tuple[list[dict], dict]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(out / "results.parquet")
+    meta = json.loads((table.schema.metadata or {}).get(b"mxqc", b"{}"))
+    return table.to_pylist(), meta
+
+
+def _thumbnail(out: Path, relative: str | None) -> str | None:
+    if not relative or not (out / relative).is_file():
+        return None
+    return _data_uri((out / relative).read_bytes())
+
+
+def write_report(out_dir) -> Path:
+    """Write ``out_dir/report.html`` from ``results.parquet`` and the images folder."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    out = Path(out_dir)
+    rows, meta = _read_rows(out)
+    ok = [r for r in rows if r["status"] == "ok"]
+    errors = [r for r in rows if r["status"] == "error"]
+    counts = {c: sum(int(r[c] or 0) for r in ok) for c in CLASSES}
+    flagged = sorted((r for r in ok if r["n_anomalies"]),
+                     key=lambda r: -max(r[f"p_{c}"] for c in CLASSES))
+    unflagged = [r for r in ok if not r["n_anomalies"]]
+    step = max(1, len(unflagged) // max(MAX_TABLE_ROWS - len(flagged), 1))
+    shown = (flagged + unflagged[::step])[:MAX_TABLE_ROWS]
+    table = []
+    for i, r in enumerate(shown):
+        heat = [(name, _thumbnail(out, rel) if i < MAX_THUMBNAILS else None) for name, rel in
+                (h.split("=", 1) for h in (r["heatmaps"] or "").split(";") if "=" in h)]
+        table.append({"row": r, "name": Path(r["file"]).name,
+                      "thumbnail": _thumbnail(out, r["thumbnail"]) if i < MAX_THUMBNAILS
+                      else None,
+                      "heatmaps": [h for h in heat if h[1]],
+                      "classes": " ".join(c for c in CLASSES if r[c])})
+    env = Environment(loader=PackageLoader("mxqc", "templates"),
+                      autoescape=select_autoescape(["html", "j2"]))
+    html = env.get_template("report.html.j2").render(
+        meta=meta, frames=len(rows), ok=len(ok), errors=errors, counts=counts,
+        classes=CLASSES, descriptions=CLASS_DESCRIPTIONS, table=table,
+        table_note=(f"{len(shown)} of {len(ok)} frames shown (every flagged frame first, then "
+                    "a sample); results.csv has them all") if len(shown) < len(ok) else "",
+        plots=_series_plots(rows), created=datetime.datetime.now().isoformat(timespec="seconds"),
+        directory=str(out.resolve()))
+    path = out / "report.html"
+    tmp = out / f".report.html.tmp{os.getpid()}"
+    tmp.write_text(html)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,192 @@
+"""The per-frame work of a scan: read → normalise → centre → rings → model → heatmaps.
+
+``analyse_units`` takes a list of (file, frame index) and returns one row (dict with the
+``results.COLUMNS`` keys) per unit; a frame that cannot be read or analysed becomes an
+error row. Local worker processes and Dask workers call the same function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mxqc.centre import locate_beam
+from mxqc.classes import CLASSES
+from mxqc.errors import MxqcError
+from mxqc.io import read_frame
+from mxqc.learn.model import CnnModel, Model
+from mxqc.normalise import normalise_frame
+from mxqc.scan import rings as ring_analysis
+from mxqc.scan.explain import grad_cam, to_image
+
+# ring kinds that are evidence for a class
+RING_EVIDENCE = {"ice_ring": "ice", "background_ring": "water",
+                 "loop_scattering": "low-resolution"}
+THUMBNAIL_SIZE = 256
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """What to compute per frame besides the model's probabilities."""
+
+    model_path: str | None = None  # None: the default model
+    centre_method: str = "auto"
+    rings: bool = True
+    heatmaps: bool = True
+    images_dir: str | None = None  # where thumbnails and heatmaps go (None: nowhere)
+    sample_every: int = 25  # thumbnails for flagged frames and one in N of the others
+    threads: int = 1  # torch threads in this process
+
+
+_MODELS: dict[str | None, Model] = {}
+
+
+def model_for(options: ScanOptions) -> Model:
+    """The model, loaded once per process (workers keep it between batches)."""
+    if options.model_path not in _MODELS:
+        from mxqc.learn import load_model
+
+        _MODELS[options.model_path] = load_model(options.model_path)
+    return _MODELS[options.model_path]
+
+
+def frame_key(path: str, index: int) -> str:
+    """A file-system-safe, unique name for a frame (stem + index + hash of the full path)."""
+    digest = hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:8]
+    return f"{Path(path).name.split('.')[0]}_{index:05d}_{digest}"
+
+
+def _error_row(path, index, message, timings) -> dict:
+    return {"file": str(path), "frame": index, "status": "error", "error": message, **timings}
+
+
+def _prepare(path: str, index: int, model: Model, options: ScanOptions):
+    """Read, normalise, centre and ring-analyse one frame; (row, image, image centre)."""
+    t = {}
+    start = time.perf_counter()
+    frame = read_frame(path, index)
+    t["t_read_ms"] = (time.perf_counter() - start) * 1e3
+    mark = time.perf_counter()
+    norm = normalise_frame(frame, **model.normalisation)
+    t["t_normalise_ms"] = (time.perf_counter() - mark) * 1e3
+    mark = time.perf_counter()
+    centre = locate_beam(frame, method=options.centre_method, normalised=norm)
+    image_centre = norm.mapping.to_image(centre.x, centre.y)
+    t["t_centre_ms"] = (time.perf_counter() - mark) * 1e3
+    g = frame.geometry
+    row = {"file": str(path), "frame": index, "status": "ok", "error": "",
+           "centre_x": round(centre.x, 2), "centre_y": round(centre.y, 2),
+           "centre_method": centre.method,
+           "centre_uncertainty_px": None if centre.uncertainty is None
+           else round(centre.uncertainty, 2),
+           "header_beam_x": g.beam_x, "header_beam_y": g.beam_y,
+           "distance_mm": g.distance_mm, "wavelength_a": g.wavelength_a}
+    if options.rings:
+        mark = time.perf_counter()
+        if g.can_resolve:
+            found = ring_analysis.analyse_rings(frame, (centre.x, centre.y))
+            for kind in ("ice", "water", "low-resolution"):
+                row[f"rings_{kind.replace('-', '_')}_d_a"] = ";".join(
+                    f"{r.d_a:.2f}" for r in found.of_kind(kind))
+            row["rings"] = found.summary()
+        else:
+            row["rings"] = "no geometry"
+        t["t_rings_ms"] = (time.perf_counter() - mark) * 1e3
+    row.update(t)
+    return row, norm.image, (float(image_centre[0]), float(image_centre[1]))
+
+
+def analyse_units(units, options: ScanOptions = ScanOptions()) -> list[dict]:
+    """Rows for (path, index) units; errors become rows, never exceptions."""
+    import torch
+
+    torch.set_num_threads(options.threads)
+    model = model_for(options)
+    rows, images, centres, good = [], [], [], []
+    for path, index in units:
+        start = time.perf_counter()
+        try:
+            row, image, centre = _prepare(path, index, model, options)
+        except (MxqcError, ValueError, OSError) as exc:
+            rows.append(_error_row(path, index, str(exc),
+                                   {"t_read_ms": (time.perf_counter() - start) * 1e3}))
+            continue
+        good.append(len(rows))
+        rows.append(row)
+        images.append(image)
+        centres.append(centre)
+    if good:
+        _classify(model, np.stack(images), np.array(centres), [rows[i] for i in good], options)
+    meta = {"model": model.name, "model_version": model.metadata.get("mxqc_version", "")}
+    return [row | meta for row in rows]
+
+
+def _classify(model: Model, images, centres, rows, options: ScanOptions) -> None:
+    mark = time.perf_counter()
+    if isinstance(model, CnnModel):
+        x = model.inputs(images, centres)
+        probs = torch_sigmoid(model.logits(x))
+    else:
+        probs = model.predict_proba(images, centres)
+    labels = probs > model.thresholds
+    per_frame = (time.perf_counter() - mark) * 1e3 / len(rows)
+    heat = {}
+    if options.heatmaps and isinstance(model, CnnModel) and model.representation == "cartesian":
+        mark = time.perf_counter()
+        flagged = sorted({int(c) for c in np.flatnonzero(labels.any(axis=0))})
+        if flagged:
+            maps = grad_cam(model, x, flagged)
+            heat = {c: maps[:, k] for k, c in enumerate(flagged)}
+        heat_ms = (time.perf_counter() - mark) * 1e3 / len(rows)
+    else:
+        heat_ms = 0.0
+    for i, row in enumerate(rows):
+        row["t_inference_ms"] = per_frame
+        row["t_heatmap_ms"] = heat_ms
+        for j, name in enumerate(CLASSES):
+            row[f"p_{name}"] = round(float(probs[i, j]), 4)
+            row[name] = int(labels[i, j])
+            kind = RING_EVIDENCE.get(name)
+            by_rings = bool(kind and row.get(f"rings_{kind.replace('-', '_')}_d_a"))
+            row[f"evidence_{name}"] = "+".join(
+                s for s, on in (("cnn", labels[i, j]), ("rings", by_rings)) if on)
+        row["n_anomalies"] = int(labels[i].sum())
+        if options.images_dir and (row["n_anomalies"] or
+                                   row["frame"] % max(options.sample_every, 1) == 0):
+            _write_images(options.images_dir, row, images[i], centres[i],
+                          {CLASSES[c]: m[i] for c, m in heat.items() if labels[i, c]})
+
+
+def torch_sigmoid(logits) -> np.ndarray:
+    import torch
+
+    return torch.sigmoid(logits).numpy().astype(float)
+
+
+def _write_images(images_dir: str, row: dict, image: np.ndarray, centre, heatmaps) -> None:
+    """Thumbnail with the centre marked, and one heatmap overlay per flagged class."""
+    key = frame_key(row["file"], row["frame"])
+    out = Path(images_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    scale = THUMBNAIL_SIZE / image.shape[0]
+    small = cv2.resize(image, (THUMBNAIL_SIZE, THUMBNAIL_SIZE), interpolation=cv2.INTER_AREA)
+    rgb = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
+    cx, cy = round(centre[0] * scale), round(centre[1] * scale)
+    cv2.drawMarker(rgb, (cx, cy), (0, 0, 255), cv2.MARKER_CROSS, 14, 2)
+    cv2.imwrite(str(out / f"{key}.png"), rgb)
+    row["thumbnail"] = f"{out.name}/{key}.png"
+    names = []
+    for name, heat in heatmaps.items():
+        colour = cv2.applyColorMap((to_image(heat, THUMBNAIL_SIZE) * 255).astype(np.uint8),
+                                   cv2.COLORMAP_JET)
+        alpha = to_image(heat, THUMBNAIL_SIZE)[..., None] * 0.6
+        overlay = (rgb * (1 - alpha) + colour * alpha).astype(np.uint8)
+        cv2.imwrite(str(out / f"{key}_{name}.png"), overlay)
+        names.append(f"{name}={out.name}/{key}_{name}.png")
+    row["heatmaps"] = ";".join(names)

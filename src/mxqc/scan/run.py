@@ -1,0 +1,142 @@
+"""Running a scan: plan (file, frame) units, analyse them in batches on local worker
+processes or a Dask cluster, record each batch in the journal as it finishes, and write the
+tables at the end (also after an interruption)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from mxqc.classes import CLASSES
+from mxqc.errors import MxqcError
+from mxqc.io import count_frames
+from mxqc.paths import expand_paths
+from mxqc.scan.analyse import ScanOptions, analyse_units
+from mxqc.scan.results import Journal, write_tables
+
+IMAGES_DIR = "images"
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    frames: int  # frames with a result row (ok or error) after this run
+    analysed: int  # frames analysed by this run
+    skipped: int  # frames found done in the journal (--resume)
+    failures: int  # error rows
+    per_class: dict
+    seconds: float
+    tables: dict
+
+
+def plan_units(paths, *, frames: slice | None = None, every: int = 1,
+               exclude: str | None = None) -> tuple[list[tuple[str, int]], list[dict]]:
+    """(file, frame) units to analyse, and error rows for files whose frames cannot be
+    counted. ``frames`` selects from each multi-frame file, ``every`` keeps one in N."""
+    units, errors = [], []
+    skip = os.path.abspath(exclude) + os.sep if exclude else None
+    for path in expand_paths(paths):
+        if skip and os.path.abspath(path).startswith(skip):
+            continue
+        try:
+            n = count_frames(path)
+        except MxqcError as exc:
+            errors.append({"file": path, "frame": -1, "status": "error", "error": str(exc)})
+            continue
+        indices = range(n)[frames] if frames is not None else range(n)
+        units += [(path, i) for i in indices[::max(every, 1)]]
+    return units, errors
+
+
+def _batches(units, size):
+    return [units[i:i + size] for i in range(0, len(units), size)]
+
+
+def _local(batches, options, workers):
+    """Yield each batch's rows as it finishes, at most 2 batches in flight per worker."""
+    if workers <= 1:
+        for batch in batches:
+            yield analyse_units(batch, options)
+        return
+    # spawn: a forked torch runtime can deadlock; each worker loads the model once
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending, queue = set(), list(batches)
+        while queue or pending:
+            while queue and len(pending) < 2 * workers:
+                pending.add(pool.submit(analyse_units, queue.pop(0), options))
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+
+
+def _dask(batches, options, address: str):
+    """Yield batch rows from a Dask cluster: ``local[N]`` starts N local worker processes."""
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    if address.startswith("local"):
+        n = int(address[6:-1]) if address.startswith("local[") else os.cpu_count() or 1
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    else:
+        cluster, client = None, Client(address)
+    try:
+        futures = client.map(analyse_units, batches, options=options, pure=False)
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def scan(paths, out_dir, *, options: ScanOptions | None = None, frames: slice | None = None,
+         every: int = 1, workers: int = 1, dask: str | None = None, resume: bool = False,
+         batch_size: int = 16, progress: Callable[[int, int], None] | None = None
+         ) -> ScanSummary:
+    """Scan ``paths`` into ``out_dir``; ``progress(done, total)`` after each batch."""
+    started = time.perf_counter()
+    out = Path(out_dir)
+    journal = Journal(out)
+    if not resume:
+        journal.reset()
+    options = replace(options or ScanOptions(), images_dir=str(out / IMAGES_DIR))
+    units, file_errors = plan_units(paths, frames=frames, every=every, exclude=str(out))
+    done = journal.done()
+    todo = [u for u in units if u not in done]
+    new_errors = [e for e in file_errors if (e["file"], e["frame"]) not in done]
+    if new_errors:
+        journal.append(new_errors)
+    batches = _batches(todo, batch_size)
+    rows_source = _dask(batches, options, dask) if dask else _local(batches, options, workers)
+    finished = 0
+    if progress:
+        progress(0, len(todo))
+    try:
+        for rows in rows_source:
+            journal.append(rows)
+            finished += len(rows)
+            if progress:
+                progress(finished, len(todo))
+    finally:
+        rows = journal.rows()
+        tables = write_tables(out, rows, metadata=_metadata(rows)) if rows else {}
+    ok = [r for r in rows if r["status"] == "ok"]
+    per_class = {c: sum(int(r.get(c) or 0) for r in ok) for c in CLASSES}
+    return ScanSummary(frames=len(rows), analysed=finished, skipped=len(units) - len(todo),
+                       failures=len(rows) - len(ok), per_class=per_class,
+                       seconds=time.perf_counter() - started, tables=tables)
+
+
+def _metadata(rows) -> dict:
+    models = Counter((r.get("model"), r.get("model_version")) for r in rows if r.get("model"))
+    (name, version), _ = models.most_common(1)[0] if models else ((None, None), 0)
+    from mxqc import __version__
+
+    return {"model": name, "model_version": version, "mxqc_version": __version__}
