@@ -9,12 +9,12 @@ do; a ring's coverage is the fraction of sectors in which it stands above the ba
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import cv2
 import numpy as np
-from scipy.ndimage import median_filter
+from scipy.ndimage import gaussian_filter1d, median_filter
 from scipy.signal import find_peaks
 
 from mxqc.frame import Frame
@@ -26,7 +26,9 @@ ICE_TOLERANCE = 0.02  # relative d-spacing tolerance for an ice match
 BROAD_FWHM_Q = 0.05  # 1/Å: wider than this is liquid-like (water), not crystalline (ice)
 PROFILE_PERCENTILE = 75  # a ring or arc over ≥ 25 % of the azimuth shows; spots do not
 MIN_COVERAGE = 0.1
-MIN_SIGNIFICANCE = 6.0  # peak height over the profile's robust noise
+MIN_SIGNIFICANCE = 8.0  # peak height over the profile's noise
+MAX_D_A = 30.0  # lower resolution is the beam-stop shadow's edge, not a ring
+LONE_ICE_COVERAGE = 0.6  # one ice-like line alone must be a (nearly) full ring
 ICE_DS = np.array(sorted({d for d, _ in (*ICE_IH, *ICE_IC)}))
 
 
@@ -74,6 +76,9 @@ class RingAnalysis:
 
 @lru_cache(maxsize=8)
 def _integrator(shape, beam_x, beam_y, pixel_mm, distance_mm, wavelength_a):
+    import logging
+
+    logging.getLogger("silx.opencl").setLevel(logging.ERROR)  # we integrate on the CPU
     from pyFAI.integrator.azimuthal import AzimuthalIntegrator
 
     px = pixel_mm * 1e-3
@@ -140,19 +145,27 @@ def analyse_rings(frame: Frame, centre=None, *, min_significance: float = MIN_SI
     q = np.asarray(res.radial)
     with np.errstate(all="ignore"), _quiet():
         profile = np.nanpercentile(cake, PROFILE_PERCENTILE, axis=0)
-    valid = np.isfinite(profile) & (q > 0)
-    return _find_rings(q, profile, cake, valid, min_significance)
+    sectors = np.isfinite(cake).sum(axis=0)
+    # bins seen by under a quarter of the sectors (detector corners) are not judged
+    valid = np.isfinite(profile) & (q > 0) & (sectors >= N_AZIMUTHAL // 4)
+    with np.errstate(all="ignore"), _quiet():
+        spread = 1.4826 * np.nanmedian(np.abs(cake - np.nanmedian(cake, axis=0)), axis=0)
+    sigma = median_filter(np.nan_to_num(spread / np.sqrt(np.maximum(sectors, 1)), nan=np.inf),
+                          size=5, mode="nearest")
+    return _find_rings(q, profile, cake, valid, sigma, min_significance)
 
 
-def _find_rings(q, profile, cake, valid, min_significance) -> RingAnalysis:
+def _find_rings(q, profile, cake, valid, sigma, min_significance) -> RingAnalysis:
+    """Peaks of the profile over a running-median background, in units of ``sigma``: the
+    noise of the profile per bin, from the spread over sectors (so that bins with few
+    pixels near the beam or at the edges need a larger excess)."""
     filled = np.interp(q, q[valid], profile[valid]) if valid.any() else np.zeros_like(q)
     background = median_filter(filled, size=61, mode="nearest")
     residual = np.where(valid, filled - background, 0.0)
-    noise = 1.4826 * np.median(np.abs(residual[valid] - np.median(residual[valid]))) \
-        if valid.any() else 1.0
-    noise = max(noise, 1e-3 * max(float(np.nanmax(np.abs(filled))), 1e-9))
-    peaks, props = find_peaks(residual, height=min_significance * noise,
-                              prominence=min_significance * noise, width=1)
+    floor = 1e-3 * max(float(np.nanmax(np.abs(filled))), 1e-9)
+    significance = residual / np.maximum(sigma, floor)
+    peaks, props = find_peaks(significance, height=min_significance,
+                              prominence=min_significance, width=1)
     dq = q[1] - q[0]
     rings = []
     for k, p in enumerate(peaks):
@@ -170,9 +183,56 @@ def _find_rings(q, profile, cake, valid, min_significance) -> RingAnalysis:
         coverage = float(above[has_data].mean())
         if coverage < MIN_COVERAGE:  # beam-stop edges, single strong spots
             continue
-        rings.append(Ring(round(d, 3), round(fwhm, 4), round(float(residual[p] / noise), 1),
+        if d > MAX_D_A:
+            continue
+        rings.append(Ring(round(d, 3), round(fwhm, 4), round(float(significance[p]), 1),
                           round(coverage, 3), _classify(d, fwhm), _shape(above)))
-    return RingAnalysis(tuple(rings), q, profile)
+    sharp = np.zeros(len(q), bool)
+    for k, p in enumerate(peaks):
+        half = int(props["widths"][k]) + 2
+        sharp[max(p - half, 0):p + half + 1] = True
+    bridged = np.interp(q, q[~sharp], filled[~sharp]) if (~sharp).any() else filled
+    water = _water_ring(q, bridged, valid, sigma, min_significance)
+    if water is not None and not any(r.kind == "water" for r in rings):
+        rings.append(water)
+    return RingAnalysis(_confirm_ice(sorted(rings, key=lambda r: -r.d_a)), q, profile)
+
+
+def _water_ring(q, filled, valid, sigma, min_significance) -> Ring | None:
+    """A broad hump with its maximum in the water band: the smoothed profile (sharp peaks
+    bridged over) above a wide running median (the sharp-peak search's background swallows
+    part of so broad a ring)."""
+    band = valid & (q >= 2 * np.pi / WATER_BAND_A[1]) & (q <= 2 * np.pi / WATER_BAND_A[0])
+    if not band.any():
+        return None
+    smooth = gaussian_filter1d(filled, 4)
+    excess = smooth - median_filter(filled, size=201, mode="nearest")
+    # smoothing over ~10 bins lowers the noise by ~3
+    significance = excess / np.maximum(sigma / 3, 1e-9)
+    p = int(np.flatnonzero(band)[np.argmax(excess[band])])
+    if significance[p] < min_significance or excess[p] <= 0:
+        return None
+    above = np.flatnonzero(excess > excess[p] / 2)
+    run = above[(above >= p - 200) & (above <= p + 200)]
+    lo, hi = p, p
+    while lo - 1 in run:
+        lo -= 1
+    while hi + 1 in run:
+        hi += 1
+    fwhm = float((hi - lo + 1) * (q[1] - q[0]))
+    if fwhm < BROAD_FWHM_Q:
+        return None
+    return Ring(round(float(2 * np.pi / q[p]), 3), round(fwhm, 4),
+                round(float(significance[p]), 1), 1.0, "water", "full")
+
+
+def _confirm_ice(rings: list[Ring]) -> tuple[Ring, ...]:
+    """Ice shows several lines at once; a lone ice-like line that is not a full ring is more
+    likely symmetry-equivalent Bragg spots of a small cell, so it is called 'other'."""
+    ice = [r for r in rings if r.kind == "ice"]
+    if len(ice) == 1 and ice[0].coverage < LONE_ICE_COVERAGE:
+        return tuple(replace(r, kind="other") if r is ice[0] else r for r in rings)
+    return tuple(rings)
 
 
 class _quiet:

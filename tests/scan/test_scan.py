@@ -1,0 +1,123 @@
+"""mxqc scan over real files written by our writers, with bad files among them."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from mxqc.classes import CLASSES
+from mxqc.cli import app
+from mxqc.scan import COLUMNS, ScanOptions, plan_units, scan
+from mxqc.scan.results import JOURNAL
+
+runner = CliRunner(env={"COLUMNS": "200"})
+GOOD = 3 + 2 + 4 + 1  # cbf + smv + h5 frames + the copied CBF
+
+
+def _rows(out):
+    with open(out / "results.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_scan_gives_rows_for_good_frames_and_errors_for_bad_files(beamline_dir, tmp_path,
+                                                                  smoke_model_path):
+    out = tmp_path / "scan"
+    summary = scan([beamline_dir], out, options=ScanOptions(model_path=str(smoke_model_path)))
+    rows = _rows(out)
+    assert list(rows[0]) == list(COLUMNS)
+    ok = [r for r in rows if r["status"] == "ok"]
+    bad = [r for r in rows if r["status"] == "error"]
+    assert len(ok) == GOOD
+    assert {os.path.basename(r["file"]) for r in bad} == {"truncated_000001.cbf",
+                                                          "garbage_000001.img"}
+    assert all(r["error"] for r in bad)
+    assert summary.failures == 2 and summary.frames == GOOD + 2
+    h5 = sorted(int(r["frame"]) for r in ok if r["file"].endswith(".h5"))
+    assert h5 == [0, 1, 2, 3]
+    truth = {}
+    for sub in ("cbf", "smv", "h5"):
+        with open(beamline_dir / sub / "truth.csv", newline="") as f:
+            for t in csv.DictReader(f):
+                truth[(t["file"], int(t["frame"]))] = (float(t["beam_x"]), float(t["beam_y"]))
+    for r in ok:
+        key = (os.path.basename(r["file"]), int(r["frame"]))
+        if key in truth:  # header geometry round-trips; the auto centre is near it
+            assert float(r["header_beam_x"]) == pytest.approx(truth[key][0], abs=0.01)
+            assert float(r["header_beam_y"]) == pytest.approx(truth[key][1], abs=0.01)
+            assert abs(float(r["centre_x"]) - truth[key][0]) < 40
+            assert abs(float(r["centre_y"]) - truth[key][1]) < 40
+        probs = [float(r[f"p_{c}"]) for c in CLASSES]
+        assert all(0 <= p <= 1 for p in probs)
+        assert r["model"] == "smoke"
+    table = pq.read_table(out / "results.parquet")
+    assert table.num_rows == GOOD + 2
+    assert json.loads(table.schema.metadata[b"mxqc"])["model"] == "smoke"
+    with open(out / "errors.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 2
+
+
+def test_frame_ranges_and_every(beamline_dir):
+    units, errors = plan_units([beamline_dir / "h5"], frames=slice(1, 4), every=2)
+    assert [i for _, i in units] == [1, 3]
+    assert not errors
+
+
+def test_resume_after_a_kill_gives_every_frame_exactly_once(beamline_dir, tmp_path,
+                                                             smoke_model_path):
+    out = tmp_path / "scan"
+    command = [sys.executable, "-m", "mxqc.cli_main", "scan", str(beamline_dir), "--out",
+               str(out), "--model", str(smoke_model_path), "--batch-size", "1", "--no-report"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = out / JOURNAL
+    deadline = time.time() + 120
+    while time.time() < deadline and (not journal.is_file() or
+                                      len(journal.read_text().splitlines()) < 4):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = len(journal.read_text().splitlines())
+    assert 4 <= partial < GOOD + 2, "the scan should have been killed mid-way"
+    result = subprocess.run([*command, "--resume"], capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr  # 1: the two bad files
+    rows = _rows(out)
+    keys = [(r["file"], r["frame"]) for r in rows]
+    assert len(keys) == len(set(keys)) == GOOD + 2
+    assert "already done" in result.stdout
+
+
+def test_dask_local_cluster_gives_the_same_results(beamline_dir, tmp_path, smoke_model_path):
+    options = ScanOptions(model_path=str(smoke_model_path), heatmaps=False)
+    local = scan([beamline_dir / "cbf"], tmp_path / "local", options=options)
+    dask = scan([beamline_dir / "cbf"], tmp_path / "dask", options=options, dask="local[1]")
+    assert dask.frames == local.frames
+    strip = ("t_", "thumbnail")
+    a = [{k: v for k, v in r.items() if not k.startswith(strip)} for r in _rows(tmp_path / "local")]
+    b = [{k: v for k, v in r.items() if not k.startswith(strip)} for r in _rows(tmp_path / "dask")]
+    assert a == b
+
+
+def test_report_renders_with_the_frames(beamline_dir, tmp_path, smoke_model_path):
+    out = tmp_path / "scan"
+    result = runner.invoke(app, ["scan", str(beamline_dir / "cbf"), "--out", str(out),
+                                 "--model", str(smoke_model_path)])
+    assert result.exit_code == 1, result.output  # the truncated CBF
+    html = (out / "report.html").read_text()
+    for name in ("sim_1_000000.cbf", "sim_1_000002.cbf", "truncated_000001.cbf", "smoke"):
+        assert name in html
+    assert html.count("data:image/png;base64,") >= 3  # thumbnails embedded: opens from disk
+    assert "src=\"images/" not in html
+
+
+@pytest.mark.parametrize("text, expected", [("1:3600:10", slice(1, 3600, 10)),
+                                            ("5", slice(5, 6)), ("100:", slice(100, None))])
+def test_frame_range_syntax(text, expected):
+    from mxqc.cli_scan import parse_frames
+
+    assert parse_frames(text) == expected
