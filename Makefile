@@ -15,11 +15,11 @@ test: $(BIN)/mxqc
 	$(BIN)/python -m pytest -q
 
 demo: $(BIN)/mxqc
-	$(BIN)/mxqc info $(REAL_FRAMES)
-	$(BIN)/mxqc center $(REAL_FRAMES)
+	BIN=$(BIN) REAL_FRAMES=$(REAL_FRAMES) scripts/demo.sh
 
 bench: $(BIN)/mxqc
 	$(BIN)/python benchmarks/bench_foundation.py
+	$(BIN)/python benchmarks/bench_scan.py
 
 lint: $(BIN)/mxqc
 	$(BIN)/ruff check src tests benchmarks

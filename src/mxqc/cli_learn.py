@@ -15,10 +15,11 @@ from mxqc.console import console, err_console
 from mxqc.errors import MxqcError
 
 CNN_PRESETS = {
-    # 10,000 simulated frames on 2 CPU cores in ≤ 90 min: 64² then 128² (≈ 80 img/s in bf16)
-    # carries nearly all the signal; 256² would cost ~8 min per epoch (see README).
+    # 10,000 simulated frames on 2 CPU cores in ≤ 90 min: 64² then 128² (≈ 80 img/s in bf16);
+    # 256² would cost ~8 min per epoch (see README). 7 and 31 epochs end warm-restart cycles
+    # (1 + 2 + 4 + 8 + 16 epochs).
     "default": dict(arch="resnet18", representation="cartesian", sizes=(64, 128),
-                    epochs=(6, 24), batch_size=32, time_budget_s=80 * 60),
+                    epochs=(7, 31), batch_size=32, time_budget_s=80 * 60),
     "paper": dict(arch="resnet50", representation="cartesian", sizes=(64, 128, 256, 512),
                   epochs=(10, 10, 10, 10), batch_size=16),
     "smoke": dict(arch="resnet18", sizes=(32,), epochs=(1,), frozen_epochs=0, batch_size=8,

@@ -1,0 +1,74 @@
+"""End-to-end scan speed: Pilatus 6M CBFs and Eiger 16M HDF5 frames, with time per stage.
+
+    .venv/bin/python benchmarks/bench_scan.py [--frames 40] [--workers 2] [--model PATH]
+
+Frames are simulated once into a temporary folder (not timed), then scanned by
+``mxqc.scan.scan`` exactly as ``mxqc scan`` does. Stage times are the per-frame means that
+the scan records in its result rows (read/decompress, normalise, centre, rings, inference,
+heatmap); frames/s is wall time of the whole scan including writing the journal, tables
+and thumbnails. Writes benchmarks/results-scan.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mxqc.scan import ScanOptions, scan
+from mxqc.simulate.export import write_simulated
+
+STAGES = ("t_read_ms", "t_normalise_ms", "t_centre_ms", "t_rings_ms", "t_inference_ms",
+          "t_heatmap_ms")
+
+
+def run(kind: str, frames: int, workers: int, model: str | None, tmp: Path) -> dict:
+    src = tmp / kind
+    if kind == "pilatus6m-cbf":
+        write_simulated(src, frames, seed=7, detector="pilatus6m", fmt="cbf", workers=2)
+    else:  # one sweep: geometry shared, as in a real master file
+        write_simulated(src, frames, seed=8, detector="eiger16m", fmt="h5",
+                        frames_per_file=frames, workers=2)
+    out = tmp / f"{kind}-scan-{workers}"
+    start = time.perf_counter()
+    summary = scan([src], out, options=ScanOptions(model_path=model), workers=workers,
+                   batch_size=8)
+    seconds = time.perf_counter() - start
+    with open(out / "results.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["status"] == "ok"]
+    stages = {s: float(np.mean([float(r[s] or 0) for r in rows])) for s in STAGES}
+    return {"kind": kind, "workers": workers, "frames": summary.frames,
+            "failures": summary.failures, "fps": summary.frames / seconds, **stages}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--out", default=str(Path(__file__).with_name("results-scan.md")))
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in ("pilatus6m-cbf", "eiger16m-h5"):
+            for workers in args.workers:
+                results.append(run(kind, args.frames, workers, args.model, Path(tmp)))
+                print(results[-1], flush=True)
+    header = ["frames", "workers", "frames/s", *(s[2:-3] + " ms" for s in STAGES)]
+    lines = [f"# Scan benchmark ({time.strftime('%Y-%m-%d')}, {args.frames} frames each)", "",
+             "| data | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
+    for r in results:
+        lines.append(f"| {r['kind']} | {r['frames']} | {r['workers']} | {r['fps']:.2f} | "
+                     + " | ".join(f"{r[s]:.0f}" for s in STAGES) + " |")
+    lines += ["", "Stage times are per frame inside one worker; frames/s is the whole scan's "
+              "wall time (reading, analysis, journal, tables, thumbnails)."]
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
