@@ -132,6 +132,12 @@ def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Refle
                 err_console.print(f"[red]error[/red] {exc}")
                 raise typer.Exit(code=1) from None
     trained.metadata["name"] = Path(out).stem
+    if "test" in dataset.splits:
+        from mxqc.learn.evaluate import record_test_metrics
+
+        scores = record_test_metrics(trained, dataset)["multilabel"]["mxqc"]
+        console.print(f"test split: Jaccard {scores['jaccard']:.3f}, "
+                      f"F1 macro {scores['f1_macro']:.3f}")
     path = save_model(trained, out, half=half)
     summary = describe(trained)
     console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in "
@@ -281,7 +287,22 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
+def model(path: Annotated[str | None, typer.Argument(
+        help="Model file (default: the shipped default model).")] = None):
+    """What a model file holds: architecture, view, classes, thresholds, data, metrics."""
+    from mxqc.learn import ModelFileError, load_model
+    from mxqc.learn.bundle import describe
+
+    try:
+        loaded = load_model(path)
+    except ModelFileError as exc:
+        err_console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    console.print_json(json.dumps(describe(loaded), default=str))
+
+
 def register(app: typer.Typer) -> None:
+    app.command()(model)
     app.command()(train)
     app.command()(evaluate)
     app.command()(compare)

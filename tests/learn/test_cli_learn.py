@@ -16,7 +16,10 @@ def test_train_evaluate_compare(tiny_dataset, tmp_path):
     assert result.exit_code == 0, result.output
     assert "epoch  1/1" in result.output
     assert (tmp_path / "cnn.log.jsonl").is_file()
-    assert load_model(cnn).metadata["name"] == "cnn"
+    metadata = load_model(cnn).metadata
+    assert metadata["name"] == "cnn"
+    assert metadata["test_metrics"]["frames"] == len(tiny_dataset.splits["test"].names)
+    assert 0 <= metadata["test_metrics"]["multilabel"]["mxqc"]["jaccard"] <= 1
     nb = tmp_path / "nb.skops"
     result = runner.invoke(app, ["train", root, "--out", str(nb), "--model", "nb",
                                  "--representation", "radial"])

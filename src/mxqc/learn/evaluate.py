@@ -46,6 +46,15 @@ def score_table(truth, scores, thresholds) -> dict:
                                                      reflex_compatible=True)}}
 
 
+def record_test_metrics(model: Model, dataset: Dataset, split: str = "test") -> dict:
+    """Score ``model`` on the data set's ``split`` and keep the result in its metadata."""
+    truth, scores = predict_split(model, dataset, split)
+    tables = score_table(truth, scores, model.thresholds)
+    model.metadata["test_metrics"] = {"split": split, "frames": len(truth),
+                                      "dataset": str(dataset.root), **tables}
+    return tables
+
+
 def _markdown(header, rows) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(rows_i) + " |" for rows_i in rows]
