@@ -269,3 +269,6 @@ cli_learn.register(app)
 from mxqc import cli_scan  # noqa: E402
 
 cli_scan.register(app)
+from mxqc import cli_service  # noqa: E402
+
+cli_service.register(app)

@@ -1,0 +1,96 @@
+"""``mxqc watch`` and ``mxqc serve``: drivers over mxqc.watch and mxqc.serve."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Annotated
+
+import typer
+
+from mxqc.console import console, err_console
+
+DEFAULT_DB = "mxqc-watch.sqlite"
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mxqc").setLevel(logging.INFO)
+
+
+def watch(dirs: Annotated[list[str], typer.Argument(help="Directories to follow.")],
+          db: Annotated[str, typer.Option(
+              help="SQLite file or SQLAlchemy URL (postgresql://...).")] = DEFAULT_DB,
+          model: Annotated[str | None, typer.Option(help="Model file.")] = None,
+          settle: Annotated[float, typer.Option(
+              help="Seconds a file must stay unchanged before it is read.")] = 1.0,
+          rescan: Annotated[float, typer.Option(help="Rescan period in seconds.")] = 5.0,
+          until_idle: Annotated[bool, typer.Option(
+              help="Process the backlog and stop when nothing new arrives.")] = False,
+          verbose: Annotated[bool, typer.Option(help="Log every file.")] = True):
+    """Classify each new frame written into DIRS once, into a database (restart-safe)."""
+    from mxqc.scan.analyse import ScanOptions
+    from mxqc.watch import Watcher, WatchOptions, connect
+
+    _logging(verbose)
+    watcher = Watcher(dirs, connect(db), scan_options=ScanOptions(model_path=model,
+                                                                  heatmaps=False),
+                      options=WatchOptions(settle_s=settle, rescan_s=rescan))
+    console.print(f"watching {', '.join(dirs)} → {db} (Ctrl-C to stop)")
+    try:
+        watcher.run(until_idle=until_idle)
+    except KeyboardInterrupt:
+        watcher.stop()
+    console.print(f"{watcher.processed} frame(s) classified, {watcher.errors} error(s)")
+
+
+def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port.")] = 8000,
+          model: Annotated[str | None, typer.Option(help="Model file.")] = None,
+          watch_dirs: Annotated[list[str] | None, typer.Option(
+              "--watch", help="Also follow this directory (repeatable).")] = None,
+          db: Annotated[str | None, typer.Option(
+              help="Watch database (default with --watch: mxqc-watch.sqlite).")] = None,
+          api_key: Annotated[str | None, typer.Option(
+              envvar="MXQC_API_KEY", help="Require this X-API-Key on /v1 (env MXQC_API_KEY).")
+          ] = None,
+          max_upload_mb: Annotated[float, typer.Option(help="Largest upload in MiB.")] = 128,
+          timeout: Annotated[float, typer.Option(help="Seconds per classification.")] = 120,
+          workers: Annotated[int, typer.Option(help="Inference processes.")] = 1,
+          insecure: Annotated[bool, typer.Option(
+              help="Allow a non-loopback host without an API key.")] = False):
+    """The REST API (OpenAPI at /docs), the upload page and the dashboard at /."""
+    import uvicorn
+
+    from mxqc.serve import ServeSettings, create_app
+    from mxqc.serve.app import loopback
+
+    if not loopback(host) and not api_key and not insecure:
+        raise typer.BadParameter("listening beyond loopback needs --api-key (or MXQC_API_KEY);"
+                                 " --insecure to override", param_hint="--host")
+    if watch_dirs and not db:
+        db = DEFAULT_DB
+    settings = ServeSettings(model_path=model, db_url=db, api_key=api_key,
+                             max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+                             timeout_s=timeout, workers=workers)
+    _logging(True)
+    watcher = None
+    if watch_dirs:
+        from mxqc.scan.analyse import ScanOptions
+        from mxqc.watch import Watcher, connect
+
+        watcher = Watcher(watch_dirs, connect(db), scan_options=ScanOptions(
+            model_path=model, heatmaps=False))
+        threading.Thread(target=watcher.run, name="mxqc-watch", daemon=True).start()
+    err_console.print(f"mxqc serving on http://{host}:{port}/ (API docs at /docs)")
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    finally:
+        if watcher:
+            watcher.stop()
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(watch)
+    app.command()(serve)

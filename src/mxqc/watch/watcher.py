@@ -1,0 +1,216 @@
+"""Following directories as a detector writes into them.
+
+Discovery: watchdog events wake the loop early, and a periodic rescan finds whatever the
+events missed (network file systems often send none). A file is taken once it is complete:
+its size and modification time unchanged for ``settle_s``, and it is readable (a CBF has
+its end marker; an HDF5 master opens and counts its frames). Backlog goes oldest first.
+A file that fails is recorded as an error row and retried only if it changes, at most
+``max_attempts`` times.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, replace
+
+from sqlalchemy import select, update
+
+from mxqc.errors import MxqcError
+from mxqc.io import count_frames
+from mxqc.paths import expand_paths
+from mxqc.scan.analyse import ScanOptions, analyse_units
+from mxqc.watch import db
+
+log = logging.getLogger("mxqc.watch")
+CBF_END = b"--CIF-BINARY-FORMAT-SECTION----"
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    settle_s: float = 1.0  # size and mtime unchanged this long → the writer is done
+    rescan_s: float = 5.0  # periodic rescan even without events
+    max_attempts: int = 3
+    batch_size: int = 16
+    alert_window: int = 100
+    alert_rates: tuple[tuple[str, float], ...] = (("ice_ring", 0.4), ("artifact", 0.5),
+                                                  ("non_uniform_detector", 0.5))
+
+
+def _complete(path: str) -> bool:
+    """True when a file looks finished by its own structure (not only by its size)."""
+    name = path.lower()
+    if name.endswith(".cbf"):
+        with open(path, "rb") as f:
+            f.seek(max(os.path.getsize(path) - 4096, 0))
+            return CBF_END in f.read()
+    return True
+
+
+class Watcher:
+    """Process every complete frame in ``dirs`` exactly once into the database."""
+
+    def __init__(self, dirs, engine, *, scan_options: ScanOptions | None = None,
+                 options: WatchOptions | None = None):
+        self.dirs = [os.path.abspath(d) for d in dirs]
+        self.engine = engine
+        self.scan_options = scan_options or ScanOptions(heatmaps=False)
+        self.options = options or WatchOptions()
+        self._seen: dict[str, tuple[int, float, float]] = {}  # path → size, mtime, since
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.processed = 0
+        self.errors = 0
+
+    # --- discovery ---------------------------------------------------------------
+    def _candidates(self) -> list[str]:
+        return [p for p in expand_paths(self.dirs) if os.path.isfile(p)]
+
+    def _stable(self, path: str, now: float) -> bool:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        key = (st.st_size, st.st_mtime)
+        size, mtime, since = self._seen.get(path, (-1, -1.0, now))
+        if (size, mtime) != key:
+            self._seen[path] = (*key, now)
+            return False
+        return now - since >= self.options.settle_s and st.st_size > 0
+
+    def pending(self) -> list[str]:
+        """Complete files not yet done (or changed since they failed), oldest first."""
+        now = time.time()
+        with self.engine.connect() as conn:
+            known = {r.path: r for r in conn.execute(select(db.files))}
+        ready = []
+        for path in self._candidates():
+            row = known.get(path)
+            if row is not None and row.status == "done":
+                continue
+            if not self._stable(path, now):
+                continue
+            st = os.stat(path)
+            if row is not None and row.status == "error" and (
+                    row.attempts >= self.options.max_attempts
+                    or (row.size, row.mtime) == (st.st_size, st.st_mtime)):
+                continue  # never retry forever; retry a changed file a few times
+            try:
+                if not _complete(path):
+                    continue
+            except OSError:
+                continue
+            ready.append((st.st_mtime, path))
+        return [p for _, p in sorted(ready)]
+
+    # --- processing --------------------------------------------------------------
+    def process_file(self, path: str) -> int:
+        """Classify every frame of ``path`` and record them with the file, atomically."""
+        st = os.stat(path)
+        dataset_path = os.path.dirname(path)
+        try:
+            units = [(path, i) for i in range(count_frames(path))]
+            rows = []
+            options = replace(self.scan_options, images_dir=None)
+            for start in range(0, len(units), self.options.batch_size):
+                rows += analyse_units(units[start:start + self.options.batch_size], options)
+            status, error = "done", None
+        except MxqcError as exc:
+            rows = [{"file": path, "frame": -1, "status": "error", "error": str(exc)}]
+            status, error = "error", str(exc)
+        with self.engine.begin() as conn:
+            dataset = db.dataset_id(conn, dataset_path)
+            file_id = conn.execute(select(db.files.c.id).where(db.files.c.path == path)).scalar()
+            values = dict(dataset_id=dataset, path=path, size=st.st_size, mtime=st.st_mtime,
+                          status=status, error=error, updated=time.time())
+            if file_id is None:
+                file_id = conn.execute(db.files.insert().values(**values, attempts=1)
+                                       ).inserted_primary_key[0]
+            else:
+                conn.execute(update(db.files).where(db.files.c.id == file_id)
+                             .values(**values, attempts=db.files.c.attempts + 1))
+            db.insert_frames_ignoring_duplicates(
+                conn, [db.frame_values(r, file_id, dataset) for r in rows])
+            self._check_alerts(conn, dataset, dataset_path)
+        bad = sum(r["status"] == "error" for r in rows)
+        self.processed += len(rows) - bad
+        self.errors += bad
+        log.info("%s: %d frame(s)%s", path, len(rows), f", {bad} error(s)" if bad else "")
+        return len(rows)
+
+    def _check_alerts(self, conn, dataset: int, dataset_path: str) -> None:
+        window = self.options.alert_window
+        rates = db.class_rates(conn, dataset, window)
+        if rates["frames"] < min(window, 20):
+            return
+        for name, limit in self.options.alert_rates:
+            if rates[name] < limit:
+                continue
+            last = conn.execute(select(db.alerts.c.created).where(
+                (db.alerts.c.dataset_id == dataset) & (db.alerts.c.class_name == name))
+                .order_by(db.alerts.c.id.desc()).limit(1)).scalar()
+            if last is not None and time.time() - last < 300:
+                continue  # one alert per class and dataset every 5 minutes
+            message = (f"{name.replace('_', ' ')} in {rates[name]:.0%} of the last "
+                       f"{rates['frames']} frames of {dataset_path}")
+            log.warning("ALERT %s", message)
+            conn.execute(db.alerts.insert().values(
+                dataset_id=dataset, class_name=name, rate=rates[name],
+                window=rates["frames"], message=message, created=time.time()))
+
+    # --- loop --------------------------------------------------------------------
+    def run_once(self) -> int:
+        """Process what is ready now; the number of files processed."""
+        done = 0
+        for path in self.pending():
+            if self._stop.is_set():
+                break
+            self.process_file(path)
+            done += 1
+        return done
+
+    def run(self, *, until_idle: bool = False) -> None:
+        """Follow the directories until ``stop()`` (or, with ``until_idle``, until nothing
+        is left and nothing changes for two settle periods)."""
+        observer = self._observe()
+        idle_since = None
+        try:
+            while not self._stop.is_set():
+                if self.run_once():
+                    idle_since = None
+                    continue
+                if until_idle:
+                    idle_since = idle_since or time.time()
+                    if time.time() - idle_since > 2 * self.options.settle_s + 0.5:
+                        return
+                self._wake.wait(min(self.options.rescan_s, self.options.settle_s / 2 + 0.1))
+                self._wake.clear()
+        finally:
+            if observer is not None:
+                observer.stop()
+                observer.join(timeout=5)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def _observe(self):
+        try:
+            from watchdog.events import FileSystemEventHandler
+            from watchdog.observers import Observer
+        except ImportError:  # the rescan alone still finds everything
+            return None
+        wake = self._wake
+
+        class Wake(FileSystemEventHandler):
+            def on_any_event(self, event):
+                wake.set()
+
+        observer = Observer()
+        for d in self.dirs:
+            os.makedirs(d, exist_ok=True)
+            observer.schedule(Wake(), d, recursive=True)
+        observer.start()
+        return observer

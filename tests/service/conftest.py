@@ -1,0 +1,28 @@
+import h5py
+import pytest
+from fastapi.testclient import TestClient
+
+from mxqc.serve import ServeSettings, create_app
+from mxqc.simulate.export import write_simulated
+
+
+@pytest.fixture(scope="session")
+def frames_dir(tmp_path_factory):
+    """One frame per format the API must take: CBF, SMV and a self-contained HDF5."""
+    root = tmp_path_factory.mktemp("upload-frames")
+    write_simulated(root / "cbf", 1, seed=21, detector="square1k", fmt="cbf")
+    write_simulated(root / "smv", 1, seed=22, detector="square1k", fmt="smv")
+    write_simulated(root / "h5", 2, seed=23, detector="square1k", fmt="h5")
+    master = next((root / "h5").glob("*_master.h5"))
+    with h5py.File(master) as src, h5py.File(root / "single.h5", "w") as dst:
+        for key in src:  # external links copied in: one file a client can upload
+            src.copy(key, dst, expand_external=True, expand_soft=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def client(smoke_model_path, tmp_path_factory):
+    settings = ServeSettings(model_path=str(smoke_model_path), max_upload_bytes=8_000_000,
+                             data_dir=str(tmp_path_factory.mktemp("serve-data")))
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client

@@ -1,0 +1,76 @@
+"""The HTTP API on loopback (in-process client), valid frames and bad uploads."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mxqc.classes import CLASSES
+from mxqc.serve import ServeSettings, create_app
+
+
+def _upload(client, path, name=None, **params):
+    with open(path, "rb") as f:
+        return client.post("/v1/classify", files={"file": (name or path.name, f)}, params=params)
+
+
+@pytest.mark.parametrize("pattern", ["cbf/*.cbf", "smv/*.smv", "single.h5"])
+def test_valid_frames_of_each_format(client, frames_dir, pattern):
+    path = next(frames_dir.glob(pattern))
+    answer = _upload(client, path)
+    assert answer.status_code == 200, answer.text
+    data = answer.json()
+    assert set(data["probabilities"]) == set(CLASSES)
+    assert all(0 <= p <= 1 for p in data["probabilities"].values())
+    assert data["model"] == "smoke"
+    assert 0 < data["centre"]["x"] < 1024 and 0 < data["centre"]["y"] < 1024
+    image = client.get(data["image_url"])
+    assert image.status_code == 200 and image.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_content_decides_not_the_name(client, frames_dir):
+    path = next(frames_dir.glob("cbf/*.cbf"))
+    assert _upload(client, path, name="innocent.png").status_code == 200
+    answer = client.post("/v1/classify", files={"file": ("frame.cbf", b"hello, not a frame")})
+    assert answer.status_code == 415
+    assert "not a detector frame" in answer.json()["error"]
+
+
+def test_bad_uploads_are_4xx_with_json_errors(client, frames_dir, tmp_path):
+    empty = client.post("/v1/classify", files={"file": ("frame.cbf", b"")})
+    assert empty.status_code == 400 and empty.json()["error"] == "empty upload"
+    data = next(frames_dir.glob("cbf/*.cbf")).read_bytes()
+    truncated = client.post("/v1/classify", files={"file": ("t.cbf", data[: len(data) // 3])})
+    assert truncated.status_code == 422 and "cbf" in truncated.json()["error"].lower()
+    big = client.post("/v1/classify", files={"file": ("big.cbf", b"\0" * 9_000_000)})
+    assert big.status_code == 413
+    missing = client.post("/v1/classify")
+    assert missing.status_code == 422
+    frame = client.post("/v1/classify", files={"file": ("f.cbf", data)}, params={"frame": 5})
+    assert frame.status_code == 422 and "no frame 5" in frame.json()["error"]
+
+
+def test_clients_cannot_name_server_paths(client):
+    for url in ("/v1/images/..%2F..%2Fetc/passwd", "/v1/images/abc/..", "/v1/images/x/y.png"):
+        assert client.get(url).status_code == 404
+
+
+def test_health_metrics_and_openapi(client, frames_dir):
+    _upload(client, next(frames_dir.glob("cbf/*.cbf")))
+    assert client.get("/healthz").json()["status"] == "ok"
+    metrics = client.get("/metrics").text
+    assert "mxqc_frames_classified_total" in metrics and "mxqc_classify_seconds_bucket" in metrics
+    assert "/v1/classify" in client.get("/openapi.json").json()["paths"]
+    assert "drop" in client.get("/").text.lower()
+    assert client.get("/v1/frames").status_code == 404  # no watch database
+
+
+def test_api_key_is_required_when_set(smoke_model_path, frames_dir, tmp_path):
+    settings = ServeSettings(model_path=str(smoke_model_path), api_key="s3cret",
+                             data_dir=str(tmp_path))
+    with TestClient(create_app(settings)) as keyed:
+        path = next(frames_dir.glob("cbf/*.cbf"))
+        assert _upload(keyed, path).status_code == 401
+        with open(path, "rb") as f:
+            ok = keyed.post("/v1/classify", files={"file": (path.name, f)},
+                            headers={"X-API-Key": "s3cret"})
+        assert ok.status_code == 200
+        assert keyed.get("/healthz").status_code == 200
