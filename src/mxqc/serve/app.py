@@ -257,7 +257,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             found = conn.execute(select(db.frames).where(db.frames.c.id == frame_id)).first()
         if found is None:
             raise HTTPException(404, f"no frame {frame_id}")
-        return _db_frame(found) | {"row": json.loads(found.row)}
+        return _db_frame(found) | {"row": json.loads(found._mapping["row"])}
 
     return app
 
@@ -293,14 +293,15 @@ def _frame_json(row: dict, upload_id: str) -> dict:
     }
 
 
-def _db_frame(r) -> dict:
-    return {"id": r.id, "dataset_id": r.dataset_id, "file_id": r.file_id, "frame": r.frame,
-            "status": r.status, "error": r.error,
+def _db_frame(row) -> dict:
+    r = row._mapping
+    return {"id": r["id"], "dataset_id": r["dataset_id"], "file_id": r["file_id"],
+            "frame": r["frame"], "status": r["status"], "error": r["error"],
             "probabilities": {c: r[f"p_{c}"] for c in CLASSES},
             "labels": [c for c in CLASSES if r[c]],
-            "centre": {"x": r.centre_x, "y": r.centre_y, "method": r.centre_method},
-            "rings": r.rings, "model": r.model, "created": r.created,
-            "file": json.loads(r.row).get("file")}
+            "centre": {"x": r["centre_x"], "y": r["centre_y"], "method": r["centre_method"]},
+            "rings": r["rings"], "model": r["model"], "created": r["created"],
+            "file": json.loads(r["row"]).get("file")}
 
 
 def loopback(host: str) -> bool:

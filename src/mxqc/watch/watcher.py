@@ -31,6 +31,8 @@ CBF_END = b"--CIF-BINARY-FORMAT-SECTION----"
 @dataclass(frozen=True)
 class WatchOptions:
     settle_s: float = 1.0  # size and mtime unchanged this long → the writer is done
+    give_up_factor: float = 20.0  # unchanged for this × settle_s: read it even if it looks
+    #                               unfinished (a truncated file then gets its error row)
     rescan_s: float = 5.0  # periodic rescan even without events
     max_attempts: int = 3
     batch_size: int = 16
@@ -63,34 +65,38 @@ class Watcher:
         self._stop = threading.Event()
         self.processed = 0
         self.errors = 0
+        self.waiting = 0  # files seen but not yet complete
 
     # --- discovery ---------------------------------------------------------------
     def _candidates(self) -> list[str]:
         return [p for p in expand_paths(self.dirs) if os.path.isfile(p)]
 
-    def _stable(self, path: str, now: float) -> bool:
+    def _unchanged_for(self, path: str, now: float) -> float:
+        """Seconds since ``path`` last changed size or mtime (0 when it just did)."""
         try:
             st = os.stat(path)
         except OSError:
-            return False
+            return 0.0
         key = (st.st_size, st.st_mtime)
         size, mtime, since = self._seen.get(path, (-1, -1.0, now))
         if (size, mtime) != key:
             self._seen[path] = (*key, now)
-            return False
-        return now - since >= self.options.settle_s and st.st_size > 0
+            return 0.0
+        return now - since if st.st_size > 0 else 0.0
 
     def pending(self) -> list[str]:
         """Complete files not yet done (or changed since they failed), oldest first."""
         now = time.time()
         with self.engine.connect() as conn:
             known = {r.path: r for r in conn.execute(select(db.files))}
-        ready = []
+        ready, self.waiting = [], 0
         for path in self._candidates():
             row = known.get(path)
             if row is not None and row.status == "done":
                 continue
-            if not self._stable(path, now):
+            quiet = self._unchanged_for(path, now)
+            if quiet < self.options.settle_s:
+                self.waiting += 1
                 continue
             st = os.stat(path)
             if row is not None and row.status == "error" and (
@@ -98,9 +104,11 @@ class Watcher:
                     or (row.size, row.mtime) == (st.st_size, st.st_mtime)):
                 continue  # never retry forever; retry a changed file a few times
             try:
-                if not _complete(path):
-                    continue
+                finished = _complete(path)
             except OSError:
+                finished = False
+            if not finished and quiet < self.options.give_up_factor * self.options.settle_s:
+                self.waiting += 1
                 continue
             ready.append((st.st_mtime, path))
         return [p for _, p in sorted(ready)]
@@ -181,7 +189,7 @@ class Watcher:
                 if self.run_once():
                     idle_since = None
                     continue
-                if until_idle:
+                if until_idle and not self.waiting:
                     idle_since = idle_since or time.time()
                     if time.time() - idle_since > 2 * self.options.settle_s + 0.5:
                         return

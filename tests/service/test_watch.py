@@ -1,0 +1,95 @@
+"""The watcher: frames written while it runs, a SIGKILL mid-way, a restart, exactly once."""
+
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from mxqc.scan.analyse import ScanOptions
+from mxqc.serve import ServeSettings, create_app
+from mxqc.simulate.export import write_simulated
+from mxqc.watch import Watcher, WatchOptions, connect, db
+
+
+def _frames(engine):
+    with engine.connect() as conn:
+        return conn.execute(select(db.files.c.path, db.frames.c.frame, db.frames.c.status)
+                            .join(db.files, db.files.c.id == db.frames.c.file_id)).all()
+
+
+def test_kill_and_restart_records_every_frame_exactly_once(tmp_path, smoke_model_path):
+    source = tmp_path / "source"
+    write_simulated(source, 12, seed=31, detector="square256", fmt="cbf")
+    watched, database = tmp_path / "beamline", tmp_path / "watch.sqlite"
+    watched.mkdir()
+    command = [sys.executable, "-m", "mxqc.cli_main", "watch", str(watched), "--db",
+               str(database), "--model", str(smoke_model_path), "--settle", "0.3",
+               "--rescan", "0.5"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def detector():  # a frame every 0.3 s, written in two parts like a slow file system
+        for path in sorted(source.glob("*.cbf")):
+            data = path.read_bytes()
+            target = watched / path.name
+            with open(target, "wb") as f:
+                f.write(data[: len(data) // 2])
+                f.flush()
+                time.sleep(0.1)
+                f.write(data[len(data) // 2:])
+            time.sleep(0.3)
+        (watched / "broken.cbf").write_bytes(b"###CBF: VERSION 1.5\r\nnot really")
+
+    writer = threading.Thread(target=detector)
+    writer.start()
+    engine = connect(str(database))
+    deadline = time.time() + 120
+    while time.time() < deadline and len(_frames(engine)) < 4:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    writer.join()
+    assert 4 <= len(_frames(engine)) < 13, "the watcher should have been killed mid-way"
+    restart = subprocess.run([*command, "--until-idle"], capture_output=True, text=True,
+                             timeout=300)
+    assert restart.returncode == 0, restart.stderr
+    rows = _frames(engine)
+    keys = [(path, frame) for path, frame, _ in rows]
+    assert len(keys) == len(set(keys)) == 13  # 12 frames + the broken file's error row
+    assert sum(status == "error" for _, _, status in rows) == 1
+
+
+def test_backlog_alerts_and_the_api_reading_the_database(tmp_path, smoke_model_path):
+    watched = tmp_path / "run1"
+    write_simulated(watched, 6, seed=32, detector="square256", fmt="cbf")
+    engine = connect(str(tmp_path / "w.sqlite"))
+    watcher = Watcher([watched], engine, scan_options=ScanOptions(
+        model_path=str(smoke_model_path), heatmaps=False),
+        options=WatchOptions(settle_s=0.1, alert_window=5,
+                             alert_rates=tuple((c, 0.0) for c in ("ice_ring",))))
+    watcher.run(until_idle=True)
+    assert len(_frames(engine)) == 6
+    watcher.run(until_idle=True)  # nothing new: nothing processed twice
+    assert len(_frames(engine)) == 6
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(db.alerts)).scalar() == 1
+    shutil.copy(next(watched.glob("*.cbf")), watched / "late_copy.cbf")
+    watcher.run(until_idle=True)
+    assert len(_frames(engine)) == 7
+    settings = ServeSettings(model_path=str(smoke_model_path), db_url=str(tmp_path / "w.sqlite"),
+                             data_dir=str(tmp_path / "serve"))
+    with TestClient(create_app(settings)) as client:
+        datasets = client.get("/v1/datasets").json()
+        assert len(datasets) == 1 and datasets[0]["frames"] == 7
+        summary = client.get(f"/v1/datasets/{datasets[0]['id']}").json()
+        assert summary["alerts"] and "ice ring" in summary["alerts"][0]["message"]
+        frames = client.get("/v1/frames", params={"limit": 3}).json()
+        assert len(frames) == 3
+        one = client.get(f"/v1/frames/{frames[0]['id']}").json()
+        assert one["row"]["file"].endswith(".cbf")
+        assert client.get("/v1/frames/999999").status_code == 404
+        assert client.get("/v1/frames", params={"flagged": "bogus"}).status_code == 400
