@@ -22,7 +22,7 @@ def _frame(seed, detector, *names):
 def test_ice_rings_are_found_at_ice_d_spacings(detector):
     found = 0
     for seed in range(4):
-        frame, scene = _frame(seed, detector, "ice_ring")
+        frame, _ = _frame(seed, detector, "ice_ring")
         ice = analyse_rings(frame).of_kind("ice")
         found += bool(ice)
         for ring in ice:

@@ -1,5 +1,10 @@
+import socket
+import threading
+import time
+
 import h5py
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from mxqc.serve import ServeSettings, create_app
@@ -26,3 +31,23 @@ def client(smoke_model_path, tmp_path_factory):
                              data_dir=str(tmp_path_factory.mktemp("serve-data")))
     with TestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="module")
+def live_server(smoke_model_path, tmp_path_factory):
+    """The app under uvicorn on a free loopback port, for clients outside the process."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(ServeSettings(model_path=str(smoke_model_path), max_upload_bytes=8_000_000,
+                                   data_dir=str(tmp_path_factory.mktemp("live"))))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 120
+    while not server.started and time.time() < deadline:
+        time.sleep(0.1)
+    assert server.started, "server did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)
