@@ -160,6 +160,19 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         upload_id = uuid.uuid4().hex
         folder = state["data_dir"] / upload_id
         folder.mkdir()
+        try:
+            row = await _receive_and_classify(file, frame, folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # a failed upload leaves nothing
+            raise
+        finally:
+            for leftover in folder.glob("upload.*"):  # keep only the images
+                leftover.unlink(missing_ok=True)
+        metrics.frames.inc()
+        metrics.latency.observe(time.perf_counter() - started)
+        return _frame_json(row, upload_id)
+
+    async def _receive_and_classify(file: UploadFile, frame: int, folder: Path) -> dict:
         path = folder / "upload.bin"  # the client's file name is never used
         size = 0
         with open(path, "wb") as out:
@@ -184,13 +197,9 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             future.cancel()
             raise HTTPException(504, f"classification took longer than {settings.timeout_s} s"
                                 ) from None
-        finally:
-            path.unlink(missing_ok=True)  # keep only the images
         if row["status"] != "ok":
             raise HTTPException(422, row["error"])
-        metrics.frames.inc()
-        metrics.latency.observe(time.perf_counter() - started)
-        return _frame_json(row, upload_id)
+        return row
 
     @app.get("/v1/images/{upload_id}/{name}", dependencies=[Depends(require_key)])
     def image(upload_id: str, name: str):
