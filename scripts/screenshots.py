@@ -1,0 +1,65 @@
+"""Screenshots for docs/: the scan report, and the service page after an upload with the
+dashboard of a watched run. Run after ``make demo`` (it uses demo-out/):
+
+    .venv/bin/python scripts/screenshots.py
+
+Needs Debian's chromium (apt-get install chromium).
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import sync_playwright
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+DOCS = Path("docs")
+
+
+def main():
+    report = Path("demo-out/scan/report.html").resolve()
+    frame = sorted(Path("demo-out/run/series1").glob("sim_11_0000*.cbf"))[0]
+    subprocess.run([sys.executable, "-m", "mxqc.cli_main", "watch", "demo-out/run/series2",
+                    "--db", "demo-out/watch.sqlite", "--until-idle", "--no-verbose"],
+                   check=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "mxqc.cli_main", "serve", "--port",
+                               str(port), "--db", "demo-out/watch.sqlite"])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(report.as_uri())
+            page.screenshot(path=str(DOCS / "report-summary.png"))
+            page.locator("#frames").scroll_into_view_if_needed()
+            page.screenshot(path=str(DOCS / "report-frames.png"))
+            page.goto(url + "/")
+            page.set_input_files("#file", str(frame))
+            page.wait_for_selector("#bars .bar", timeout=300_000)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(DOCS / "service-page.png"))
+            page.locator("#chart").scroll_into_view_if_needed()
+            page.screenshot(path=str(DOCS / "service-dashboard.png"))
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
