@@ -159,3 +159,14 @@ def test_pretrained_weights_load_from_a_local_safetensors_file(tmp_path):
         load_pretrained(net, tmp_path / "absent.safetensors")
     with pytest.raises(PretrainedWeightsError, match="does not match"):
         load_pretrained(build_network("resnet50"), path)
+
+
+def test_the_default_model_ships_and_loads_without_a_path():
+    import mxqc
+
+    model = mxqc.load_model()
+    assert model.metadata["classes"] == list(CLASSES)
+    assert model.metadata["model"] == "resnet18" and model.input_size == 128
+    assert model.normalisation == {"size": 512, "resize": "area", "variant": "paper"}
+    assert len(model.thresholds) == len(CLASSES)
+    assert model.metadata["test_metrics"]["frames"] >= 1000

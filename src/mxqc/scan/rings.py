@@ -150,8 +150,12 @@ def analyse_rings(frame: Frame, centre=None, *, min_significance: float = MIN_SI
     valid = np.isfinite(profile) & (q > 0) & (sectors >= N_AZIMUTHAL // 4)
     with np.errstate(all="ignore"), _quiet():
         spread = 1.4826 * np.nanmedian(np.abs(cake - np.nanmedian(cake, axis=0)), axis=0)
-    sigma = median_filter(np.nan_to_num(spread / np.sqrt(np.maximum(sectors, 1)), nan=np.inf),
-                          size=5, mode="nearest")
+        per_bin = np.nanmean(np.where(res.count > 0, res.count, np.nan), axis=0)
+    # counting noise is the floor: on a weak frame most pixels read 0 and the spread is 0
+    poisson = np.sqrt(np.maximum(profile, 1.0 / np.maximum(per_bin, 1)) /
+                      np.maximum(per_bin * sectors, 1))
+    sigma = np.fmax(spread / np.sqrt(np.maximum(sectors, 1)), poisson)
+    sigma = median_filter(np.nan_to_num(sigma, nan=np.inf), size=5, mode="nearest")
     return _find_rings(q, profile, cake, valid, sigma, min_significance)
 
 
