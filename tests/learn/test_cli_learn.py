@@ -31,11 +31,16 @@ def test_train_evaluate_compare(tiny_dataset, tmp_path):
                  "cnn_per_class_mxqc.csv"):
         assert (out / name).is_file(), name
     assert "ice_ring" in (out / "tables.md").read_text()
-    result = runner.invoke(app, ["compare", root, str(cnn), str(nb), "--out",
-                                 str(tmp_path / "cmp")])
+    polar = tmp_path / "polar.safetensors"
+    result = runner.invoke(app, ["train", root, "--out", str(polar), "--preset", "smoke",
+                                 "--representation", "polar-max"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["compare", root, str(cnn), str(nb), str(polar), "--ensemble",
+                                 "--out", str(tmp_path / "cmp")])
     assert result.exit_code == 0, result.output
     table = (tmp_path / "cmp" / "multilabel_mxqc.csv").read_text().splitlines()
-    assert [row.split(",")[0] for row in table[1:]] == ["cnn", "nb"]
+    assert [row.split(",")[0] for row in table[1:]] == ["cnn", "nb", "polar",
+                                                        "ensemble(cnn+polar)"]
 
 
 def test_bad_inputs_give_clear_errors(tiny_dataset, tmp_path):
@@ -52,3 +57,13 @@ def test_bad_inputs_give_clear_errors(tiny_dataset, tmp_path):
                                  str(tmp_path / "p.safetensors"), "--preset", "smoke",
                                  "--pretrained", str(tmp_path / "absent.safetensors")])
     assert result.exit_code == 1 and "not found" in result.output
+
+
+def test_grid_search_writes_one_row_per_combination(tiny_dataset, tmp_path):
+    result = runner.invoke(app, ["grid-search", str(tiny_dataset.root), "--archs", "resnet18",
+                                 "--sizes", "32", "--batch-sizes", "8,16", "--epochs", "1",
+                                 "--out", str(tmp_path / "grid")])
+    assert result.exit_code == 0, result.output
+    rows = (tmp_path / "grid" / "grid.csv").read_text().splitlines()
+    assert rows[0].startswith("arch,size,batch_size") and len(rows) == 3
+    assert "| resnet18 | 32 | 16 |" in (tmp_path / "grid" / "grid.md").read_text()
