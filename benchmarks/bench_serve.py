@@ -113,13 +113,14 @@ def main():
         write_simulated(tmp / "frames", args.watch_frames, seed=77, detector="pilatus6m",
                         fmt="cbf", workers=2)
         frame = next((tmp / "frames").glob("*.cbf"))
+        frame_mb = frame.stat().st_size / 1e6
         served = load(frame, args.clients, args.seconds, args.workers, args.model)
         print(served, flush=True)
         watched = watch_rate(tmp / "frames", tmp, args.model)
         print(watched, flush=True)
     lines = [f"# Service benchmark ({time.strftime('%Y-%m-%d')}, loopback, 2-core machine)", "",
              f"`mxqc serve --workers {args.workers}`: {args.clients} clients uploading a "
-             f"Pilatus 6M CBF ({frame.stat().st_size / 1e6:.1f} MB) for {args.seconds:.0f} s", "",
+             f"Pilatus 6M CBF ({frame_mb:.1f} MB) for {args.seconds:.0f} s", "",
              "| requests | ok | failed | frames/s | p50 latency s | p99 latency s |",
              "|---|---|---|---|---|---|",
              f"| {served['requests']} | {served['ok']} | {served['failed']} | "
