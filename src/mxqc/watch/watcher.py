@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select, update
 
 from mxqc.errors import MxqcError
-from mxqc.io import count_frames
+from mxqc.io import count_frames, read_frame
 from mxqc.paths import expand_paths
 from mxqc.scan.analyse import ScanOptions, analyse_units
 from mxqc.watch import db
@@ -42,12 +42,21 @@ class WatchOptions:
 
 
 def _complete(path: str) -> bool:
-    """True when a file looks finished by its own structure (not only by its size)."""
+    """True when a file looks finished by its own structure (not only by its size): a CBF
+    has its end marker; an HDF5 master opens and its last frame (in whichever data file
+    holds it) reads."""
     name = path.lower()
     if name.endswith(".cbf"):
         with open(path, "rb") as f:
             f.seek(max(os.path.getsize(path) - 4096, 0))
             return CBF_END in f.read()
+    if name.endswith((".h5", ".nxs", ".hdf5")):
+        try:
+            n = count_frames(path)
+            read_frame(path, n - 1)
+        except MxqcError:
+            return False
+        return n > 0
     return True
 
 
