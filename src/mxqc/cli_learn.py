@@ -101,9 +101,9 @@ def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Refle
             console.print(f"  {params}: validation F1 {score:.3f}")
         log_path.write_text(json.dumps(trained.metadata["grid_search"]) + "\n")
     else:
-        settings = dict(CNN_PRESETS[preset]) if preset else {}
         if preset and preset not in CNN_PRESETS:
             raise typer.BadParameter(f"must be one of {sorted(CNN_PRESETS)}", param_hint="--preset")
+        settings = dict(CNN_PRESETS[preset]) if preset else {}
         settings.setdefault("arch", model)
         settings.setdefault("representation", representation)
         for key, value in (("sizes", sizes and _ints(sizes)), ("epochs", epochs and _ints(epochs)),

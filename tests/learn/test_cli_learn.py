@@ -49,6 +49,9 @@ def test_bad_inputs_give_clear_errors(tiny_dataset, tmp_path):
     result = runner.invoke(app, ["train", str(tiny_dataset.root), "--out",
                                  str(tmp_path / "m.skops"), "--model", "svm"])
     assert result.exit_code == 2 and "radial" in result.output
+    result = runner.invoke(app, ["train", str(tiny_dataset.root), "--out",
+                                 str(tmp_path / "m.safetensors"), "--preset", "nope"])
+    assert result.exit_code == 2 and "must be one of" in result.output
     bogus = tmp_path / "model.safetensors"
     bogus.write_text("not a model")
     result = runner.invoke(app, ["evaluate", str(bogus), str(tiny_dataset.root)])
