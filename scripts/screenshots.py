@@ -52,9 +52,8 @@ def main():
             page.set_input_files("#file", str(frame))
             page.wait_for_selector("#bars .bar", timeout=300_000)
             page.wait_for_timeout(1500)
-            page.screenshot(path=str(DOCS / "service-page.png"))
-            page.locator("#chart").scroll_into_view_if_needed()
-            page.screenshot(path=str(DOCS / "service-dashboard.png"))
+            # one page: the upload result above, the dashboard of the watched run below
+            page.screenshot(path=str(DOCS / "service-page.png"), full_page=True)
             browser.close()
     finally:
         server.terminate()
