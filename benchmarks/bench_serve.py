@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,28 +25,14 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from mxqc.serve.local import serve_subprocess
 from mxqc.simulate.export import write_simulated
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def load(frame: Path, clients: int, seconds: float, workers: int, model: str | None) -> dict:
-    port = _port()
-    command = [sys.executable, "-m", "mxqc.cli_main", "serve", "--port", str(port),
-               "--workers", str(workers)] + (["--model", model] if model else [])
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+    args = ["--workers", str(workers)] + (["--model", model] if model else [])
+    with serve_subprocess(*args, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL) as url:
         data = frame.read_bytes()
         latencies, statuses, lock = [], [], threading.Lock()
         stop = time.time() + seconds
@@ -72,9 +57,6 @@ def load(frame: Path, clients: int, seconds: float, workers: int, model: str | N
         for t in threads:
             t.join()
         wall = time.perf_counter() - started
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     ok = sum(s == 200 for s in statuses)
     return {"requests": len(statuses), "ok": ok, "failed": len(statuses) - ok,
             "per_s": ok / wall, "p50_s": float(np.percentile(latencies, 50)),

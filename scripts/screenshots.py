@@ -8,14 +8,13 @@ Needs Debian's chromium (apt-get install chromium).
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 from playwright.sync_api import sync_playwright
+
+from mxqc.serve.local import serve_subprocess
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -28,19 +27,7 @@ def main():
     subprocess.run([sys.executable, "-m", "mxqc.cli_main", "watch", "demo-out/run/series2",
                     "--db", "demo-out/watch.sqlite", "--until-idle", "--no-verbose"],
                    check=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "mxqc.cli_main", "serve", "--port",
-                               str(port), "--db", "demo-out/watch.sqlite"])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+    with serve_subprocess("--db", "demo-out/watch.sqlite") as url:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -55,9 +42,6 @@ def main():
             # one page: the upload result above, the dashboard of the watched run below
             page.screenshot(path=str(DOCS / "service-page.png"), full_page=True)
             browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

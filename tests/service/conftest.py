@@ -1,4 +1,3 @@
-import socket
 import threading
 import time
 
@@ -8,6 +7,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from mxqc.serve import ServeSettings, create_app
+from mxqc.serve.local import free_port
 from mxqc.simulate.export import write_simulated
 
 
@@ -36,9 +36,7 @@ def client(smoke_model_path, tmp_path_factory):
 @pytest.fixture(scope="module")
 def live_server(smoke_model_path, tmp_path_factory):
     """The app under uvicorn on a free loopback port, for clients outside the process."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     app = create_app(ServeSettings(model_path=str(smoke_model_path), max_upload_bytes=8_000_000,
                                    data_dir=str(tmp_path_factory.mktemp("live"))))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))

@@ -83,8 +83,12 @@ class CnnModel(Model):
             out = [self.net(x[i:i + batch_size]).float() for i in range(0, len(x), batch_size)]
         return torch.cat(out) if out else torch.empty(0, len(CLASSES))
 
+    def probabilities(self, x: torch.Tensor) -> np.ndarray:
+        """(n, 7) probabilities of prepared inputs (``inputs``), e.g. reused for heatmaps."""
+        return torch.sigmoid(self.logits(x)).numpy().astype(float)
+
     def predict_proba(self, images, centres=None) -> np.ndarray:
-        return torch.sigmoid(self.logits(self.inputs(images, centres))).numpy().astype(float)
+        return self.probabilities(self.inputs(images, centres))
 
 
 def classical_scores(pipeline, x) -> np.ndarray:

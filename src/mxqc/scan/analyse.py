@@ -62,8 +62,9 @@ def frame_key(path: str, index: int) -> str:
     return f"{Path(path).name.split('.')[0]}_{index:05d}_{digest}"
 
 
-def _error_row(path, index, message, timings) -> dict:
-    return {"file": str(path), "frame": index, "status": "error", "error": message, **timings}
+def error_row(path, index, message, timings=None) -> dict:
+    return {"file": str(path), "frame": index, "status": "error", "error": message,
+            **(timings or {})}
 
 
 def _prepare(path: str, index: int, model: Model, options: ScanOptions):
@@ -114,7 +115,7 @@ def analyse_units(units, options: ScanOptions = ScanOptions()) -> list[dict]:
         try:
             row, image, centre = _prepare(path, index, model, options)
         except (MxqcError, ValueError, OSError) as exc:
-            rows.append(_error_row(path, index, str(exc),
+            rows.append(error_row(path, index, str(exc),
                                    {"t_read_ms": (time.perf_counter() - start) * 1e3}))
             continue
         good.append(len(rows))
@@ -131,7 +132,7 @@ def _classify(model: Model, images, centres, rows, options: ScanOptions) -> None
     mark = time.perf_counter()
     if isinstance(model, CnnModel):
         x = model.inputs(images, centres)
-        probs = torch_sigmoid(model.logits(x))
+        probs = model.probabilities(x)
     else:
         probs = model.predict_proba(images, centres)
     labels = probs > model.thresholds
@@ -161,12 +162,6 @@ def _classify(model: Model, images, centres, rows, options: ScanOptions) -> None
                                    row["frame"] % max(options.sample_every, 1) == 0):
             _write_images(options.images_dir, row, images[i], centres[i],
                           {CLASSES[c]: m[i] for c, m in heat.items() if labels[i, c]})
-
-
-def torch_sigmoid(logits) -> np.ndarray:
-    import torch
-
-    return torch.sigmoid(logits).numpy().astype(float)
 
 
 def _write_images(images_dir: str, row: dict, image: np.ndarray, centre, heatmaps) -> None:

@@ -17,7 +17,7 @@ from mxqc.classes import CLASSES
 from mxqc.errors import MxqcError
 from mxqc.io import count_frames
 from mxqc.paths import expand_paths
-from mxqc.scan.analyse import ScanOptions, analyse_units
+from mxqc.scan.analyse import ScanOptions, analyse_units, error_row
 from mxqc.scan.results import Journal, write_tables
 
 IMAGES_DIR = "images"
@@ -46,7 +46,7 @@ def plan_units(paths, *, frames: slice | None = None, every: int = 1,
         try:
             n = count_frames(path)
         except MxqcError as exc:
-            errors.append({"file": path, "frame": -1, "status": "error", "error": str(exc)})
+            errors.append(error_row(path, -1, str(exc)))
             continue
         indices = range(n)[frames] if frames is not None else range(n)
         units += [(path, i) for i in indices[::max(every, 1)]]

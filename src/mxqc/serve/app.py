@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
-import os
 import re
 import secrets
 import shutil
@@ -316,6 +315,3 @@ def _db_frame(row) -> dict:
 def loopback(host: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1")
 
-
-def environment_key() -> str | None:
-    return os.environ.get("MXQC_API_KEY") or None

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from mxqc.errors import MxqcError
 from mxqc.io import count_frames, read_frame
 from mxqc.paths import expand_paths
-from mxqc.scan.analyse import ScanOptions, analyse_units
+from mxqc.scan.analyse import ScanOptions, analyse_units, error_row
 from mxqc.watch import db
 
 log = logging.getLogger("mxqc.watch")
@@ -135,7 +135,7 @@ class Watcher:
                 rows += analyse_units(units[start:start + self.options.batch_size], options)
             status, error = "done", None
         except MxqcError as exc:
-            rows = [{"file": path, "frame": -1, "status": "error", "error": str(exc)}]
+            rows = [error_row(path, -1, str(exc))]
             status, error = "error", str(exc)
         with self.engine.begin() as conn:
             dataset = db.dataset_id(conn, dataset_path)
