@@ -59,10 +59,12 @@ def _epoch_line(event: dict) -> str | None:
 
 def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the RefleX layout.")],
           out: Annotated[str, typer.Option("--out", help="Model file to write.")],
-          model: Annotated[str, typer.Option(
-              help="resnet18|resnet34|resnet50|svm|nb|knn|rf")] = "resnet18",
-          representation: Annotated[str, typer.Option(
-              help="cartesian|polar-min|polar-max (CNN) or radial (classical).")] = "cartesian",
+          model: Annotated[str | None, typer.Option(
+              help="resnet18|resnet34|resnet50|svm|nb|knn|rf [default: the preset's, or "
+                   "resnet18]")] = None,
+          representation: Annotated[str | None, typer.Option(
+              help="cartesian|polar-min|polar-max (CNN) or radial (classical) [default: "
+                   "the preset's, cartesian or radial]")] = None,
           preset: Annotated[str | None, typer.Option(
               help=f"CNN settings: {', '.join(CNN_PRESETS)} (other options override it).")
           ] = None,
@@ -80,12 +82,17 @@ def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Refle
           ] = None,
           f2: Annotated[bool, typer.Option(help="Tune thresholds for F2, not F1.")] = False,
           half: Annotated[bool, typer.Option(help="Store CNN weights as float16.")] = False,
+          jobs: Annotated[int, typer.Option(
+              help="Parallel fits of a classical grid search.")] = 1,
+          device: Annotated[str, typer.Option(
+              help="CNN training device: auto (a GPU when torch sees one), cpu, cuda.")
+                            ] = "auto",
           seed: Annotated[int, typer.Option(help="Random seed.")] = 0):
     """Train a model on a data set's train split (validation: early stopping, thresholds)."""
     from mxqc.learn import CLASSICAL_MODELS, save_model, train_classical, train_cnn
     from mxqc.learn.bundle import describe
     from mxqc.learn.cnn import PretrainedWeightsError
-    from mxqc.learn.train import TrainConfig
+    from mxqc.learn.train import TrainConfig, resolve_device
 
     dataset = _open(dataset_dir)
     beta = 2.0 if f2 else 1.0
@@ -93,10 +100,11 @@ def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Refle
     log_path = Path(out).with_suffix(".log.jsonl")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     if model in CLASSICAL_MODELS:
-        if representation != "radial":
+        if representation not in (None, "radial"):
             raise typer.BadParameter("classical models use --representation radial")
         with console.status(f"computing radial vectors and grid-searching {model}"):
-            trained = train_classical(dataset, model, seed=seed, threshold_beta=beta)
+            trained = train_classical(dataset, model, seed=seed, threshold_beta=beta,
+                                      n_jobs=jobs)
         for params, score in trained.metadata["grid_search"].items():
             console.print(f"  {params}: validation F1 {score:.3f}")
         log_path.write_text(json.dumps(trained.metadata["grid_search"]) + "\n")
@@ -104,21 +112,23 @@ def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Refle
         if preset and preset not in CNN_PRESETS:
             raise typer.BadParameter(f"must be one of {sorted(CNN_PRESETS)}", param_hint="--preset")
         settings = dict(CNN_PRESETS[preset]) if preset else {}
-        settings.setdefault("arch", model)
-        settings.setdefault("representation", representation)
-        for key, value in (("sizes", sizes and _ints(sizes)), ("epochs", epochs and _ints(epochs)),
+        for key, value in (("arch", model), ("representation", representation),
+                           ("sizes", sizes and _ints(sizes)), ("epochs", epochs and _ints(epochs)),
                            ("batch_size", batch_size), ("lr", lr), ("pretrained", pretrained),
                            ("time_budget_s", time_budget and time_budget * 60)):
             if value:
                 settings[key] = value
+        settings.setdefault("arch", "resnet18")
+        settings.setdefault("representation", "cartesian")
         if "sizes" in settings and "epochs" not in settings:
             settings["epochs"] = (12,) * len(settings["sizes"])
         try:
-            config = TrainConfig(**settings, threshold_beta=beta, seed=seed)
+            config = TrainConfig(**settings, threshold_beta=beta, seed=seed, device=device)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         console.print(f"training {config.arch} on {config.representation} views, sizes "
-                      f"{config.sizes}, batch {config.batch_size}")
+                      f"{config.sizes}, batch {config.batch_size}, on "
+                      f"{resolve_device(config.device)}")
         with open(log_path, "w") as log:
             def progress(event):
                 log.write(json.dumps(event) + "\n")
@@ -204,6 +214,9 @@ def compare(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Ref
             ensemble: Annotated[bool, typer.Option(
                 help="Add the average of the CNNs' probabilities (thresholds tuned on val).")
             ] = False,
+            val_dataset: Annotated[str | None, typer.Option(
+                help="Data set whose val split tunes the ensemble's thresholds, when DATASET "
+                     "is a separate test set (default: DATASET).")] = None,
             out: Annotated[str, typer.Option(help="Directory for the tables.")] = "compare"):
     """Several models on one split, one table like the paper's Table 3."""
     from mxqc.learn.evaluate import predict_split, score_table, write_tables
@@ -219,7 +232,8 @@ def compare(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Ref
     if ensemble:
         if len(members) < 2:
             raise typer.BadParameter("--ensemble needs at least two CNN models")
-        val = [predict_split(m, dataset, "val") for m, _ in members]
+        tuning = _open(val_dataset) if val_dataset else dataset
+        val = [predict_split(m, tuning, "val") for m, _ in members]
         thresholds = tune_thresholds(val[0][0], np.mean([s for _, s in val], axis=0))
         mean = np.mean([s for _, s in members], axis=0)
         named["ensemble(" + "+".join(m.name for m, _ in members) + ")"] = score_table(

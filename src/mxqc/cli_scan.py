@@ -44,6 +44,8 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
          rings: Annotated[bool, typer.Option(help="Training-free ring analysis.")] = True,
          heatmaps: Annotated[bool, typer.Option(help="Grad-CAM for flagged classes.")] = True,
          batch_size: Annotated[int, typer.Option(help="Frames per batch.")] = 16,
+         device: Annotated[str, typer.Option(
+             help="Where the CNN runs: cpu, cuda or auto.")] = "cpu",
          report: Annotated[bool, typer.Option(help="Write report.html.")] = True):
     """Per-frame anomaly probabilities, labels, beam centre, rings and heatmaps."""
     from mxqc.scan import ScanOptions
@@ -53,7 +55,7 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
         raise typer.BadParameter(f"must be one of {sorted(CENTRE_METHODS)}",
                                  param_hint="--centre")
     options = ScanOptions(model_path=model, centre_method=centre_method, rings=rings,
-                          heatmaps=heatmaps)
+                          heatmaps=heatmaps, device=device)
     columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]:.1f} frames/s"), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:

@@ -70,22 +70,31 @@ class CnnModel(Model):
     def input_size(self) -> int:
         return int(self.metadata["input_size"])
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    def to(self, device) -> CnnModel:
+        """Move the network (e.g. to ``"cuda"``); inputs then follow it."""
+        self.net.to(device)
+        return self
+
     def inputs(self, images, centres=None) -> torch.Tensor:
         images, centres = self._check(images, centres)
         return as_input(view_batch(images, self.representation, self.input_size,
-                                   None if not self.needs_centre else centres))
+                                   None if not self.needs_centre else centres), self.device)
 
     @torch.inference_mode()
     def logits(self, x: torch.Tensor, *, batch_size: int = 64) -> torch.Tensor:
         self.net.eval()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(
-                self.metadata.get("bf16_inference", False))):
+        bf16 = bool(self.metadata.get("bf16_inference", False)) or self.device.type == "cuda"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
             out = [self.net(x[i:i + batch_size]).float() for i in range(0, len(x), batch_size)]
-        return torch.cat(out) if out else torch.empty(0, len(CLASSES))
+        return torch.cat(out) if out else torch.empty(0, len(CLASSES), device=self.device)
 
     def probabilities(self, x: torch.Tensor) -> np.ndarray:
         """(n, 7) probabilities of prepared inputs (``inputs``), e.g. reused for heatmaps."""
-        return torch.sigmoid(self.logits(x)).numpy().astype(float)
+        return torch.sigmoid(self.logits(x)).cpu().numpy().astype(float)
 
     def predict_proba(self, images, centres=None) -> np.ndarray:
         return self.probabilities(self.inputs(images, centres))

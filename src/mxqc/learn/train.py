@@ -55,6 +55,7 @@ class TrainConfig:
     bf16: bool = True
     pretrained: str | None = None
     centre_method: str | None = None
+    device: str = "auto"  # "auto": CUDA when torch sees a GPU, else the CPU
 
     def __post_init__(self):
         if self.representation not in IMAGE_REPRESENTATIONS:
@@ -79,16 +80,24 @@ class _Run:
             self.progress(event)
 
 
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` → CUDA when torch sees a GPU, else the CPU; anything else as torch names it."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
 def _augment(x: torch.Tensor, dihedral: bool, gen: torch.Generator) -> torch.Tensor:
     """RandomLighting ±10 % (brightness and contrast) and, for Cartesian views, a random
     dihedral transform (the 8 rotations/flips of the square)."""
     n = len(x)
-    contrast = 1 + (torch.rand(n, 1, 1, 1, generator=gen) * 0.2 - 0.1)
-    brightness = torch.rand(n, 1, 1, 1, generator=gen) * 0.2 - 0.1
+    # drawn on the CPU generator so that a run is the same on any device
+    contrast = 1 + (torch.rand(n, 1, 1, 1, generator=gen) * 0.2 - 0.1).to(x.device)
+    brightness = (torch.rand(n, 1, 1, 1, generator=gen) * 0.2 - 0.1).to(x.device)
     x = (x - x.mean(dim=(1, 2, 3), keepdim=True)) * contrast + x.mean(
         dim=(1, 2, 3), keepdim=True) + brightness * (255 / 64)
     if dihedral:
-        k = torch.randint(0, 8, (n,), generator=gen)
+        k = torch.randint(0, 8, (n,), generator=gen).to(x.device)
         out = x.clone()
         for t in range(8):
             sel = k == t
@@ -104,8 +113,8 @@ def _batches(n: int, batch_size: int, gen: torch.Generator | None):
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
-def _autocast(config: TrainConfig):
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16)
+def _autocast(config: TrainConfig, device: torch.device):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16)
 
 
 @torch.no_grad()
@@ -113,16 +122,18 @@ def _evaluate(net, x_val, y_val, loss_fn, config) -> tuple[float, np.ndarray]:
     net.eval()
     losses, scores = [], []
     for idx in _batches(len(x_val), 128, None):
-        with _autocast(config):
-            logits = net(as_input(x_val[idx.numpy()])).float()
-        losses.append(loss_fn(logits, y_val[idx]).item() * len(idx))
-        scores.append(torch.sigmoid(logits).numpy())
+        with _autocast(config, x_val.device):
+            logits = net(as_input(x_val[idx.to(x_val.device)])).float()
+        losses.append(loss_fn(logits, y_val[idx.to(y_val.device)]).item() * len(idx))
+        scores.append(torch.sigmoid(logits).cpu().numpy())
     return float(np.sum(losses) / len(x_val)), np.concatenate(scores)
 
 
 def lr_range_test(net, x, y, loss_fn, config, *, start=1e-6, end=1.0, steps=80) -> float:
     """Leslie Smith's LR-range test: raise the LR geometrically over ``steps`` batches and
     return a tenth of the LR with the lowest smoothed loss. The network is restored."""
+    x = torch.as_tensor(x)
+    y = torch.as_tensor(y, device=x.device)
     saved = copy.deepcopy(net.state_dict())
     gen = torch.Generator().manual_seed(config.seed + 99)
     params = [p for p in net.parameters() if p.requires_grad]
@@ -137,8 +148,9 @@ def lr_range_test(net, x, y, loss_fn, config, *, start=1e-6, end=1.0, steps=80) 
         lr = start * factor**i
         for group in opt.param_groups:
             group["lr"] = lr
-        with _autocast(config):
-            loss = loss_fn(net(_augment(as_input(x[idx.numpy()]), False, gen)).float(), y[idx])
+        idx = idx.to(x.device)
+        with _autocast(config, x.device):
+            loss = loss_fn(net(_augment(as_input(x[idx]), False, gen)).float(), y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -173,8 +185,9 @@ def _phase(run: _Run, net, x_tr, y_tr, x_val, y_val, loss_fn, *, stage: str, lrs
         net.train()
         t0, total = time.perf_counter(), 0.0
         for idx in _batches(len(x_tr), config.batch_size, gen):
-            x = _augment(as_input(x_tr[idx.numpy()]), dihedral, gen)
-            with _autocast(config):
+            idx = idx.to(x_tr.device)
+            x = _augment(as_input(x_tr[idx]), dihedral, gen)
+            with _autocast(config, x_tr.device):
                 loss = loss_fn(net(x).float(), y_tr[idx])
             opt.zero_grad()
             loss.backward()
@@ -182,7 +195,7 @@ def _phase(run: _Run, net, x_tr, y_tr, x_val, y_val, loss_fn, *, stage: str, lrs
             sched.step()
             total += loss.item() * len(idx)
         val_loss, scores = _evaluate(net, x_val, y_val, loss_fn, config)
-        f1 = _macro_f1(y_val.numpy(), scores)
+        f1 = _macro_f1(y_val.cpu().numpy(), scores)
         improved = val_loss < best_loss - 1e-4
         if improved:
             best_loss, best_state, waited = val_loss, copy.deepcopy(net.state_dict()), 0
@@ -221,9 +234,13 @@ def train_cnn(dataset: Dataset, config: TrainConfig = TrainConfig(), *,
     thresholds). Returns a ``CnnModel`` whose metadata records config, data and log."""
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
+    device = resolve_device(config.device)
     run = _Run(config, progress)
-    y_tr = torch.as_tensor(store.split_table(dataset, "train").labels, dtype=torch.float32)
-    y_val = torch.as_tensor(store.split_table(dataset, "val").labels, dtype=torch.float32)
+    run.emit(event="device", device=str(device))
+    y_tr = torch.as_tensor(store.split_table(dataset, "train").labels, dtype=torch.float32,
+                           device=device)
+    y_val = torch.as_tensor(store.split_table(dataset, "val").labels, dtype=torch.float32,
+                            device=device)
     positives = y_tr.sum(0)
     weights = ((len(y_tr) - positives) / positives.clamp(min=1)).clamp(1.0, MAX_POS_WEIGHT)
     if not config.pos_weight:
@@ -232,13 +249,16 @@ def train_cnn(dataset: Dataset, config: TrainConfig = TrainConfig(), *,
     net = build_network(config.arch, dropout=config.dropout)
     if config.pretrained:
         load_pretrained(net, config.pretrained)
+    net.to(device)
     budget = config.time_budget_s or math.inf
     cost = np.array([e * s * s for e, s in zip(config.epochs, config.sizes, strict=True)], float)
     stage_ends = run.started + budget * np.cumsum(cost) / cost.sum()
     lr = config.lr
     for size, epochs, stage_end in zip(config.sizes, config.epochs, stage_ends, strict=True):
-        x_tr = store.views(dataset, "train", config.representation, size, config.centre_method)
-        x_val = store.views(dataset, "val", config.representation, size, config.centre_method)
+        # whole splits as uint8 on the device: batches are then slices, never copies
+        x_tr, x_val = (torch.as_tensor(store.views(dataset, split, config.representation, size,
+                                                   config.centre_method), device=device)
+                       for split in ("train", "val"))
         set_body_frozen(net, True)
         if lr is None:
             lr = lr_range_test(net, x_tr, y_tr, loss_fn, config)
@@ -251,7 +271,7 @@ def train_cnn(dataset: Dataset, config: TrainConfig = TrainConfig(), *,
         _phase(run, net, x_tr, y_tr, x_val, y_val, loss_fn, stage=f"{size}px",
                lrs=[head / 4, head / 2, head], epochs=epochs, deadline=stage_end)
     val_loss, scores = _evaluate(net, x_val, y_val, loss_fn, config)
-    thresholds = tune_thresholds(y_val.numpy(), scores, beta=config.threshold_beta)
+    thresholds = tune_thresholds(y_val.cpu().numpy(), scores, beta=config.threshold_beta)
     run.emit(event="done", val_loss=round(val_loss, 5), thresholds=thresholds.tolist())
     metadata = {
         "kind": "cnn", "model": config.arch, "representation": config.representation,
@@ -260,9 +280,11 @@ def train_cnn(dataset: Dataset, config: TrainConfig = TrainConfig(), *,
         "normalisation": dataset_normalisation(dataset),
         "centre_method": store.centre_method(dataset, config.centre_method),
         "lr": lr, "pos_weight": [round(float(w), 3) for w in weights],
-        "training_data": {"dataset": str(dataset.root), "train": _summary(y_tr.numpy()),
-                          "val": _summary(y_val.numpy())},
+        "training_data": {"dataset": str(dataset.root), "train": _summary(y_tr.cpu().numpy()),
+                          "val": _summary(y_val.cpu().numpy())},
+        "training_device": torch.cuda.get_device_name(device) if device.type == "cuda"
+        else "cpu",
         "training_time_s": round(time.perf_counter() - run.started, 1),
         "mxqc_version": mxqc.__version__, "log": run.log,
     }
-    return CnnModel(net, metadata)
+    return CnnModel(net.cpu(), metadata)

@@ -42,18 +42,25 @@ class ScanOptions:
     images_dir: str | None = None  # where thumbnails and heatmaps go (None: nowhere)
     sample_every: int = 25  # thumbnails for flagged frames and one in N of the others
     threads: int = 1  # torch threads in this process
+    device: str = "cpu"  # where the CNN runs: "cpu", "cuda" or "auto"
 
 
-_MODELS: dict[str | None, Model] = {}
+_MODELS: dict[tuple[str | None, str], Model] = {}
 
 
 def model_for(options: ScanOptions) -> Model:
     """The model, loaded once per process (workers keep it between batches)."""
-    if options.model_path not in _MODELS:
+    key = (options.model_path, options.device)
+    if key not in _MODELS:
         from mxqc.learn import load_model
+        from mxqc.learn.model import CnnModel
+        from mxqc.learn.train import resolve_device
 
-        _MODELS[options.model_path] = load_model(options.model_path)
-    return _MODELS[options.model_path]
+        model = load_model(options.model_path)
+        if isinstance(model, CnnModel):
+            model.to(resolve_device(options.device))
+        _MODELS[key] = model
+    return _MODELS[key]
 
 
 def frame_key(path: str, index: int) -> str:

@@ -52,12 +52,12 @@ def grad_cam(model: CnnModel, x: torch.Tensor, classes) -> np.ndarray:
     heat = torch.stack(maps, dim=1).detach()
     peak = heat.amax(dim=(2, 3), keepdim=True)
     heat = torch.where(peak > 0, heat / peak.clamp(min=1e-12), torch.zeros_like(heat))
-    return heat.numpy().astype(np.float32)
+    return heat.cpu().numpy().astype(np.float32)
 
 
 def _smooth(g: torch.Tensor) -> torch.Tensor:
     radius = int(3 * SMOOTHING_PX)
-    t = torch.arange(-radius, radius + 1, dtype=g.dtype)
+    t = torch.arange(-radius, radius + 1, dtype=g.dtype, device=g.device)
     kernel = torch.exp(-0.5 * (t / SMOOTHING_PX) ** 2)
     kernel = kernel / kernel.sum()
     g = F.conv2d(g, kernel.view(1, 1, 1, -1), padding=(0, radius))
