@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -26,17 +27,21 @@ STAGES = ("t_read_ms", "t_normalise_ms", "t_centre_ms", "t_rings_ms", "t_inferen
           "t_heatmap_ms")
 
 
-def run(kind: str, frames: int, workers: int, model: str | None, tmp: Path) -> dict:
+def run(kind: str, frames: int, workers: int, model: str | None, tmp: Path,
+        device: str = "cpu") -> dict:
     src = tmp / kind
-    if kind == "pilatus6m-cbf":
-        write_simulated(src, frames, seed=7, detector="pilatus6m", fmt="cbf", workers=2)
-    else:  # one sweep: geometry shared, as in a real master file
-        write_simulated(src, frames, seed=8, detector="eiger16m", fmt="h5",
-                        frames_per_file=frames, workers=2)
+    if not src.exists():
+        sim_workers = max(2, workers)
+        if kind == "pilatus6m-cbf":
+            write_simulated(src, frames, seed=7, detector="pilatus6m", fmt="cbf",
+                            workers=sim_workers)
+        else:  # one sweep: geometry shared, as in a real master file
+            write_simulated(src, frames, seed=8, detector="eiger16m", fmt="h5",
+                            frames_per_file=frames, workers=sim_workers)
     out = tmp / f"{kind}-scan-{workers}"
     start = time.perf_counter()
-    summary = scan([src], out, options=ScanOptions(model_path=model), workers=workers,
-                   batch_size=8)
+    summary = scan([src], out, options=ScanOptions(model_path=model, device=device),
+                   workers=workers, batch_size=8)
     seconds = time.perf_counter() - start
     with open(out / "results.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["status"] == "ok"]
@@ -50,16 +55,20 @@ def main():
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--model", default=None)
+    parser.add_argument("--device", default="cpu", help="where the CNN runs (cpu, cuda)")
+    parser.add_argument("--kinds", nargs="+", default=["pilatus6m-cbf", "eiger16m-h5"])
     parser.add_argument("--out", default=str(Path(__file__).with_name("results-scan.md")))
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for kind in ("pilatus6m-cbf", "eiger16m-h5"):
+        for kind in args.kinds:
             for workers in args.workers:
-                results.append(run(kind, args.frames, workers, args.model, Path(tmp)))
+                results.append(run(kind, args.frames, workers, args.model, Path(tmp),
+                                   args.device))
                 print(results[-1], flush=True)
     header = ["frames", "workers", "frames/s", *(s[2:-3] + " ms" for s in STAGES)]
-    lines = [f"# Scan benchmark ({time.strftime('%Y-%m-%d')}, {args.frames} frames each)", "",
+    lines = [f"# Scan benchmark ({time.strftime('%Y-%m-%d')}, {args.frames} frames each, "
+             f"CNN on {args.device}, {os.cpu_count()} CPU cores)", "",
              "| data | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
     for r in results:
         lines.append(f"| {r['kind']} | {r['frames']} | {r['workers']} | {r['fps']:.2f} | "
