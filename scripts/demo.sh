@@ -8,9 +8,9 @@ RUN=${RUN:-demo-out/run}
 REAL_FRAMES=${REAL_FRAMES:-../shared/real-frames}
 mkdir -p "$RUN"
 "$BIN/mxqc" simulate "$RUN/series1" -n 24 --detector pilatus6m --format cbf --seed 11 \
-    --rates ice_ring=0.5,loop_scattering=0.5 --workers 2 --resume
+    --rates ice_ring=0.5,loop_scattering=0.5 --sweep 12 --workers 2 --resume
 "$BIN/mxqc" simulate "$RUN/series2" -n 24 --detector pilatus6m --format cbf --seed 12 \
-    --rates non_uniform_detector=0.6 --workers 2 --resume
+    --rates non_uniform_detector=0.6 --sweep 12 --workers 2 --resume
 "$BIN/mxqc" simulate "$RUN/sweep" -n 200 --detector eiger4m --format h5 --seed 13 \
     --rates ice_ring=0.3 --workers 2 --resume
 head -c 200000 "$RUN/series1/sim_11_000000.cbf" > "$RUN/series1/sim_11_truncated.cbf"

@@ -176,6 +176,9 @@ def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")
              resize: Annotated[str, typer.Option(
                  help="Resampling for --format png: nearest, area or max.")] = "nearest",
              workers: Annotated[int, typer.Option(help="Processes to simulate with.")] = 1,
+             sweep: Annotated[int, typer.Option(
+                 help="Single-frame formats: N consecutive files share one geometry, as a "
+                      "rotation sweep does.")] = 1,
              resume: Annotated[bool, typer.Option(
                  help="Keep frames already in OUT (same seed and options); make the rest.")
              ] = False):
@@ -208,7 +211,7 @@ def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")
         try:
             names = write_simulated(out, n, seed=seed, detector=detectors, fmt=fmt,
                                     rates=wanted, size=size, resize=resize, workers=workers,
-                                    resume=resume,
+                                    resume=resume, sweep=sweep,
                                     progress=lambda k: bar.advance(task, k))
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None

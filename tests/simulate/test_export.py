@@ -46,6 +46,18 @@ def test_written_frames_equal_generated_counts(tmp_path, fmt):
         assert g.wavelength_a == pytest.approx(float(t["wavelength_a"]), rel=1e-4)
 
 
+def test_cbf_sweeps_share_their_geometry_and_differ_between_sweeps(tmp_path):
+    write_simulated(tmp_path, 6, seed=5, detector="square256", fmt="cbf", sweep=3)
+    geometry = [tuple(float(t[k]) for k in ("beam_x", "beam_y", "distance_mm", "wavelength_a"))
+                for t in rows(tmp_path / "truth.csv")]
+    assert geometry[0] == geometry[1] == geometry[2]
+    assert geometry[3] == geometry[4] == geometry[5]
+    assert geometry[0] != geometry[3]
+    frames = [next(iter(read_frames(tmp_path / f"sim_5_{i:06d}.cbf"))) for i in range(3)]
+    assert frames[0].geometry.beam_x == pytest.approx(geometry[2][0], abs=0.01)
+    assert not np.array_equal(frames[0].pixels, frames[1].pixels)  # same sweep, new frame
+
+
 def test_labels_and_truth_files(tmp_path):
     names = write_simulated(tmp_path, 4, seed=2, detector="square256", fmt="png")
     labels = rows(tmp_path / "labels.csv")

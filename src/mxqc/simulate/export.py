@@ -63,6 +63,7 @@ def write_simulated(out_dir, n: int, *, seed: int = 0,
                     detector: str | Sequence[str] = "square1k", fmt: str | None = None,
                     rates=None, frames_per_file: int = 50, size: int = 512,
                     resize: str = DEFAULT_RESIZE, workers: int = 1, resume: bool = False,
+                    sweep: int = 1,
                     progress: Callable[[int], None] | None = None) -> list[str]:
     """Simulate ``n`` frames into ``out_dir`` with ``labels.csv``, ``truth.csv``, ``truth.jsonl``.
 
@@ -71,6 +72,10 @@ def write_simulated(out_dir, n: int, *, seed: int = 0,
     their position, so the output is identical for any number of ``workers`` (processes).
     With ``resume``, files already in ``out_dir`` are kept (not rendered again) and only the
     tables are rewritten, so an interrupted run continues where it stopped.
+    Single-frame formats (CBF, SMV, PNG) with ``sweep`` > 1 write rotation series: each run
+    of ``sweep`` consecutive files shares its geometry (wavelength, distance, beam centre,
+    tilt, beam stop), as the frames of one sweep at a beamline do; an HDF5 master is always
+    one sweep.
     Returns the image names (file stems, or ``<master stem>_<frame>`` for HDF5), which are
     the ``image`` column of ``labels.csv`` as in the RefleX label files.
     """
@@ -83,7 +88,9 @@ def write_simulated(out_dir, n: int, *, seed: int = 0,
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     os.makedirs(out_dir, exist_ok=True)
-    series = frames_per_file if fmt == "h5" else 1
+    if sweep < 1:
+        raise ValueError(f"sweep must be at least 1, got {sweep}")
+    series = frames_per_file if fmt == "h5" else sweep
     jobs = [(os.fspath(out_dir), start, min(series, n - start), seed,
              detectors[(start // series) % len(detectors)], fmt, rates, frames_per_file,
              size, resize, resume) for start in range(0, n, series)]
@@ -119,18 +126,27 @@ def write_image_centres(out_dir, truth, size: int) -> None:
 
 
 def _write_block(job):
-    """Simulate and write one file (or one HDF5 sweep); return its table rows."""
+    """Simulate and write one sweep (an HDF5 master, or ``count`` single-frame files);
+    return its table rows."""
     out_dir, start, count, seed, detector, fmt, rates, frames_per_file, size, resize, resume = job
     model = DETECTORS[detector]
     scenes = series_scenes(count, seed=seed * 1_000_003 + start, detector=detector,
-                           rates=rates, series_length=count if fmt == "h5" else 1)
-    stem = f"sim_{seed}_{start:06d}"
-    path = os.path.join(out_dir, f"{stem}_master.h5" if fmt == "h5" else f"{stem}.{fmt}")
-    entries = ([(f"{stem}_master_{i:06d}", path, i) for i in range(count)] if fmt == "h5"
-               else [(stem, path, 0)])
-    if not (resume and os.path.isfile(path)):
-        _render_and_write([SimulatedFrame(render_scene(s), s) for s in scenes], path, fmt,
-                          model, frames_per_file, size, resize)
+                           rates=rates, series_length=count)
+    if fmt == "h5":
+        stem = f"sim_{seed}_{start:06d}"
+        path = os.path.join(out_dir, f"{stem}_master.h5")
+        entries = [(f"{stem}_master_{i:06d}", path, i) for i in range(count)]
+        if not (resume and os.path.isfile(path)):
+            _render_and_write([SimulatedFrame(render_scene(s), s) for s in scenes], path, fmt,
+                              model, frames_per_file, size, resize)
+    else:
+        entries = [(f"sim_{seed}_{start + i:06d}",
+                    os.path.join(out_dir, f"sim_{seed}_{start + i:06d}.{fmt}"), 0)
+                   for i in range(count)]
+        for scene, (_, path, _) in zip(scenes, entries, strict=True):
+            if not (resume and os.path.isfile(path)):
+                _render_and_write([SimulatedFrame(render_scene(scene), scene)], path, fmt,
+                                  model, frames_per_file, size, resize)
     names, truth, rows = [], [], []
     for s, (name, path, index) in zip(scenes, entries, strict=True):
         names.append(name)
