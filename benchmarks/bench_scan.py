@@ -32,9 +32,9 @@ def run(kind: str, frames: int, workers: int, model: str | None, tmp: Path,
     src = tmp / kind
     if not src.exists():
         sim_workers = max(2, workers)
-        if kind == "pilatus6m-cbf":  # sweeps of 10 files sharing a geometry
+        if kind == "pilatus6m-cbf":  # sweeps of 20 files sharing a geometry
             write_simulated(src, frames, seed=7, detector="pilatus6m", fmt="cbf",
-                            workers=sim_workers, sweep=10)
+                            workers=sim_workers, sweep=20)
         else:  # one sweep: geometry shared, as in a real master file
             write_simulated(src, frames, seed=8, detector="eiger16m", fmt="h5",
                             frames_per_file=frames, workers=sim_workers)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from mxqc.centre import locate_beam
 from mxqc.classes import CLASSES
@@ -148,9 +149,12 @@ def _classify(model: Model, images, centres, rows, options: ScanOptions) -> None
     if options.heatmaps and isinstance(model, CnnModel) and model.representation == "cartesian":
         mark = time.perf_counter()
         flagged = sorted({int(c) for c in np.flatnonzero(labels.any(axis=0))})
-        if flagged:
-            maps = grad_cam(model, x, flagged)
-            heat = {c: maps[:, k] for k, c in enumerate(flagged)}
+        if flagged:  # only frames with a finding get heatmaps
+            with_finding = np.flatnonzero(labels.any(axis=1))
+            maps = grad_cam(model, x[torch.as_tensor(with_finding, device=x.device)], flagged)
+            for k, c in enumerate(flagged):
+                heat[c] = np.zeros((len(rows), *maps.shape[2:]), np.float32)
+                heat[c][with_finding] = maps[:, k]
         heat_ms = (time.perf_counter() - mark) * 1e3 / len(rows)
     else:
         heat_ms = 0.0
