@@ -6,7 +6,7 @@ import pytest
 from mxqc.classes import CLASSES
 from mxqc.learn import default_model_path, load_model
 from mxqc.normalise import normalise
-from mxqc.scan.explain import grad_cam
+from mxqc.scan.explain import grad_cam, heatmaps
 from mxqc.scatterers import ICE_IH
 from mxqc.simulate.generate import simulate_frame
 
@@ -16,6 +16,8 @@ ICE = CLASSES.index("ice_ring")
 
 
 def _ring_mask(sim, model, half_width):
+    """The normalised frame, its beam centre at the model's input size, and a mask of the
+    strong ice rings (±half_width input pixels)."""
     norm = normalise(sim.counts, **model.normalisation)
     size = model.input_size
     scale = norm.mapping.scale * size / norm.image.shape[0]
@@ -28,29 +30,33 @@ def _ring_mask(sim, model, half_width):
         if strength >= 0.25:
             radius = float(sim.geometry.radius_px(d)) * scale
             mask |= np.abs(dist - radius) <= half_width
-    return norm, mask
+    return norm, (cx, cy), mask
 
 
-def _ice_heatmaps():
+def _ice_frames():
     model = load_model()
     labels = np.zeros(len(CLASSES), int)
     labels[ICE] = 1
     for seed in range(6):
         sim = simulate_frame(100 + seed, detector="pilatus6m", labels=labels)
-        norm, mask = _ring_mask(sim, model, half_width=3)
-        yield grad_cam(model, model.inputs(norm.image[None]), [ICE])[0, 0], mask
+        norm, centre, mask = _ring_mask(sim, model, half_width=3)
+        yield model, model.inputs(norm.image[None]), centre, mask
 
 
-def test_the_hottest_heatmap_pixels_lie_on_the_ice_rings():
+def test_the_hottest_grad_cam_pixels_lie_on_the_ice_rings():
     ratios = []
-    for heat, mask in _ice_heatmaps():
+    for model, x, _, mask in _ice_frames():
+        heat = grad_cam(model, x, [ICE])[0, 0]
         hot = heat >= np.quantile(heat, 0.95)
         ratios.append((mask & hot).sum() / hot.sum() / mask.mean())
     assert np.median(ratios) > 1.5, ratios  # 1: no better than chance
 
 
-@pytest.mark.xfail(strict=True, reason="the default model's Guided Grad-CAM spreads over the "
-                   "image: ~1.2× chance, not most of the mass (issue 5)")
-def test_most_of_the_heatmap_mass_lies_on_the_ice_rings():
-    fractions = [heat[mask].sum() / heat.sum() for heat, mask in _ice_heatmaps()]
+def test_most_of_the_ice_heatmap_mass_lies_on_the_ice_rings():
+    fractions, chance = [], []
+    for model, x, centre, mask in _ice_frames():
+        heat = heatmaps(model, x, [centre], [ICE])[0, 0]
+        fractions.append(heat[mask].sum() / heat.sum())
+        chance.append(mask.mean())
     assert np.median(fractions) > 0.5, fractions
+    assert np.median(fractions) > 1.5 * np.median(chance), (fractions, chance)

@@ -19,12 +19,13 @@ import torch
 
 from mxqc.centre import locate_beam
 from mxqc.classes import CLASSES
+from mxqc.coords import ImageMapping
 from mxqc.errors import MxqcError
 from mxqc.io import read_frame
 from mxqc.learn.model import CnnModel, Model
 from mxqc.normalise import normalise_frame
 from mxqc.scan import rings as ring_analysis
-from mxqc.scan.explain import grad_cam, to_image
+from mxqc.scan.explain import heatmaps, to_image
 
 # ring kinds that are evidence for a class
 RING_EVIDENCE = {"ice_ring": "ice", "background_ring": "water",
@@ -151,7 +152,10 @@ def _classify(model: Model, images, centres, rows, options: ScanOptions) -> None
         flagged = sorted({int(c) for c in np.flatnonzero(labels.any(axis=0))})
         if flagged:  # only frames with a finding get heatmaps
             with_finding = np.flatnonzero(labels.any(axis=1))
-            maps = grad_cam(model, x[torch.as_tensor(with_finding, device=x.device)], flagged)
+            to_input = ImageMapping.resize(images.shape[1:], x.shape[2:])
+            input_centres = np.column_stack(to_input.to_image(*centres[with_finding].T))
+            maps = heatmaps(model, x[torch.as_tensor(with_finding, device=x.device)],
+                            input_centres, flagged)
             for k, c in enumerate(flagged):
                 heat[c] = np.zeros((len(rows), *maps.shape[2:]), np.float32)
                 heat[c][with_finding] = maps[:, k]
