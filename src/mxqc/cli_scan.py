@@ -42,7 +42,12 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
          centre_method: Annotated[str, typer.Option(
              "--centre", help="Centre method.")] = "auto",
          rings: Annotated[bool, typer.Option(help="Training-free ring analysis.")] = True,
-         heatmaps: Annotated[bool, typer.Option(help="Grad-CAM for flagged classes.")] = True,
+         heatmaps: Annotated[bool, typer.Option(
+             help="Heatmaps of where each flagged class is (annular occlusion for rings, "
+                  "Grad-CAM otherwise).")] = True,
+         heatmap_every: Annotated[int, typer.Option(
+             help="Heatmaps for one in N flagged frames (1: all); the costliest stage on a "
+                  "CPU.")] = 4,
          batch_size: Annotated[int, typer.Option(help="Frames per batch.")] = 16,
          device: Annotated[str, typer.Option(
              help="Where the CNN runs: cpu, cuda or auto.")] = "cpu",
@@ -55,7 +60,7 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
         raise typer.BadParameter(f"must be one of {sorted(CENTRE_METHODS)}",
                                  param_hint="--centre")
     options = ScanOptions(model_path=model, centre_method=centre_method, rings=rings,
-                          heatmaps=heatmaps, device=device)
+                          heatmaps=heatmaps, heatmap_every=heatmap_every, device=device)
     columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]:.1f} frames/s"), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:

@@ -43,6 +43,7 @@ class ScanOptions:
     heatmaps: bool = True
     images_dir: str | None = None  # where thumbnails and heatmaps go (None: nowhere)
     sample_every: int = 25  # thumbnails for flagged frames and one in N of the others
+    heatmap_every: int = 4  # heatmaps for one in N flagged frames (1: all); they cost most
     threads: int = 1  # torch threads in this process
     device: str = "cpu"  # where the CNN runs: "cpu", "cuda" or "auto"
 
@@ -69,6 +70,15 @@ def frame_key(path: str, index: int) -> str:
     """A file-system-safe, unique name for a frame (stem + index + hash of the full path)."""
     digest = hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:8]
     return f"{Path(path).name.split('.')[0]}_{index:05d}_{digest}"
+
+
+def in_sample(row: dict, every: int) -> bool:
+    """A fixed one-in-``every`` choice of frames (by a hash of file and frame), the same on
+    any worker, in any order and on resume; single-frame files all have frame 0."""
+    if every <= 1:
+        return True
+    digest = hashlib.sha1(frame_key(row["file"], row["frame"]).encode()).digest()
+    return int.from_bytes(digest[:4], "little") % every == 0
 
 
 def error_row(path, index, message, timings=None) -> dict:
@@ -149,9 +159,11 @@ def _classify(model: Model, images, centres, rows, options: ScanOptions) -> None
     heat = {}
     if options.heatmaps and isinstance(model, CnnModel) and model.representation == "cartesian":
         mark = time.perf_counter()
-        flagged = sorted({int(c) for c in np.flatnonzero(labels.any(axis=0))})
-        if flagged:  # only frames with a finding get heatmaps
-            with_finding = np.flatnonzero(labels.any(axis=1))
+        chosen = labels.any(axis=1) & np.array([in_sample(r, options.heatmap_every)
+                                                for r in rows])
+        flagged = sorted({int(c) for c in np.flatnonzero(labels[chosen].any(axis=0))})
+        if flagged:  # only sampled frames with a finding get heatmaps
+            with_finding = np.flatnonzero(chosen)
             to_input = ImageMapping.resize(images.shape[1:], x.shape[2:])
             input_centres = np.column_stack(to_input.to_image(*centres[with_finding].T))
             maps = heatmaps(model, x[torch.as_tensor(with_finding, device=x.device)],
@@ -173,8 +185,7 @@ def _classify(model: Model, images, centres, rows, options: ScanOptions) -> None
             row[f"evidence_{name}"] = "+".join(
                 s for s, on in (("cnn", labels[i, j]), ("rings", by_rings)) if on)
         row["n_anomalies"] = int(labels[i].sum())
-        if options.images_dir and (row["n_anomalies"] or
-                                   row["frame"] % max(options.sample_every, 1) == 0):
+        if options.images_dir and (row["n_anomalies"] or in_sample(row, options.sample_every)):
             _write_images(options.images_dir, row, images[i], centres[i],
                           {CLASSES[c]: m[i] for c, m in heat.items() if labels[i, c]})
 

@@ -28,7 +28,7 @@ from mxqc.learn.model import CnnModel
 SMOOTHING_PX = 2.0  # Gaussian σ of the input-gradient magnitude, in input pixels
 RING_CLASSES = frozenset(CLASSES.index(c) for c in
                          ("loop_scattering", "background_ring", "ice_ring"))
-ANNULUS_PX = 2.0  # annulus width at the model's input size
+ANNULUS_PX = 3.0  # annulus width at the model's input size
 BACKGROUND_ANNULI = 7  # running-median window of the radial background, in annuli
 
 
@@ -66,9 +66,11 @@ def annular_occlusion(model: CnnModel, x: torch.Tensor, centre, classes) -> np.n
     for k, a in enumerate(present):
         inside = annulus == a
         batch[k][inside] = background[inside]
-    inputs = torch.as_tensor(batch[:, None], device=x.device)
-    base = model.logits(x)[0, classes]
-    drops = (base[None] - model.logits(inputs)[:, classes]).clamp(min=0).cpu().numpy()
+    inputs = torch.as_tensor(np.concatenate([image[None], batch])[:, None], device=x.device)
+    # bf16 halves the cost on CPUs with AVX-512 BF16; logit drops that matter are ≫ its error
+    with torch.autocast(x.device.type, dtype=torch.bfloat16):
+        logits = model.net.eval()(inputs)[:, classes].float()
+    drops = (logits[:1] - logits[1:]).clamp(min=0).cpu().numpy()
     per_annulus = np.zeros((annulus.max() + 1, len(classes)), np.float32)
     per_annulus[present] = drops
     maps = np.moveaxis(per_annulus[annulus], -1, 0)

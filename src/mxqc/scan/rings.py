@@ -88,13 +88,14 @@ def _integrator(shape, beam_x, beam_y, pixel_mm, distance_mm, wavelength_a):
                                wavelength=wavelength_a * 1e-10)
 
 
-def _bin2(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """2×2 mean of valid pixels (rings are several pixels wide; 4× less to integrate)."""
-    h, w = pixels.shape[0] // 2 * 2, pixels.shape[1] // 2 * 2
+def _bin(pixels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """k×k mean of valid pixels, and the mask of bins without any (rings are several
+    pixels wide and N_RADIAL bins span ≥ 4 raw pixels on large detectors)."""
+    h, w = pixels.shape[0] // k * k, pixels.shape[1] // k * k
     valid = np.isfinite(pixels[:h, :w])
-    total = cv2.resize(np.where(valid, pixels[:h, :w], 0).astype(np.float32), (w // 2, h // 2),
+    total = cv2.resize(np.where(valid, pixels[:h, :w], 0).astype(np.float32), (w // k, h // k),
                        interpolation=cv2.INTER_AREA)
-    share = cv2.resize(valid.astype(np.float32), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    share = cv2.resize(valid.astype(np.float32), (w // k, h // k), interpolation=cv2.INTER_AREA)
     binned = np.where(share > 0, total / np.maximum(share, 1e-6), 0).astype(np.float32)
     return binned, share <= 0
 
@@ -132,7 +133,7 @@ def _shape(above: np.ndarray) -> str:
 
 
 def analyse_rings(frame: Frame, centre=None, *, min_significance: float = MIN_SIGNIFICANCE,
-                  max_pixels: int = 2_000_000) -> RingAnalysis:
+                  max_pixels: int = 1_200_000) -> RingAnalysis:
     """Rings of a raw frame. ``centre`` (raw x, y) overrides the header's beam position.
 
     Raises ValueError when the geometry does not allow d-spacings.
@@ -144,9 +145,10 @@ def analyse_rings(frame: Frame, centre=None, *, min_significance: float = MIN_SI
     if bx is None or by is None:
         raise ValueError("ring analysis needs a beam centre")
     pixels, pixel_mm = frame.pixels, g.pixel_size_mm
-    if pixels.size > max_pixels:
-        pixels, mask = _bin2(pixels)
-        bx, by, pixel_mm = (bx - 0.5) / 2, (by - 0.5) / 2, pixel_mm * 2
+    k = int(np.ceil(np.sqrt(pixels.size / max_pixels)))
+    if k > 1:  # a Pilatus 6M is integrated in 3×3 bins
+        pixels, mask = _bin(pixels, k)
+        bx, by, pixel_mm = (bx + 0.5) / k - 0.5, (by + 0.5) / k - 0.5, pixel_mm * k
     else:
         mask = ~np.isfinite(pixels)
         pixels = np.where(mask, 0, pixels).astype(np.float32)

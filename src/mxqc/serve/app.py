@@ -94,7 +94,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         data_dir.mkdir(parents=True, exist_ok=True)
         pool = ProcessPoolExecutor(settings.workers,
                                    mp_context=multiprocessing.get_context("spawn"))
-        options = ScanOptions(model_path=settings.model_path)
+        # one uploaded frame: its heatmaps are the point, never sampled away
+        options = ScanOptions(model_path=settings.model_path, heatmap_every=1)
         model = model_for(options)  # metadata for the API; the workers load their own
         await asyncio.gather(*(asyncio.wrap_future(pool.submit(_warm, options))
                                for _ in range(settings.workers)))
