@@ -39,15 +39,26 @@ def run(kind: str, frames: int, workers: int, model: str | None, tmp: Path,
             write_simulated(src, frames, seed=8, detector="eiger16m", fmt="h5",
                             frames_per_file=frames, workers=sim_workers)
     out = tmp / f"{kind}-scan-{workers}"
+    marks = []  # (seconds, frames done) after each batch
+
+    def progress(done, total):
+        marks.append((time.perf_counter() - start, done))
+
     start = time.perf_counter()
     summary = scan([src], out, options=ScanOptions(model_path=model, device=device),
-                   workers=workers, batch_size=8)
+                   workers=workers, batch_size=8, progress=progress)
     seconds = time.perf_counter() - start
+    # steady state: from the first finished batch of every worker to the last batch, i.e.
+    # without process start-up (torch import, model load) and the final tables and report
+    first = marks[min(workers, len(marks) - 1)]
+    last = max(marks, key=lambda m: m[1])
+    steady = (last[1] - first[1]) / max(last[0] - first[0], 1e-9)
     with open(out / "results.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["status"] == "ok"]
     stages = {s: float(np.mean([float(r[s] or 0) for r in rows])) for s in STAGES}
     return {"kind": kind, "workers": workers, "frames": summary.frames,
-            "failures": summary.failures, "fps": summary.frames / seconds, **stages}
+            "failures": summary.failures, "fps": summary.frames / seconds,
+            "steady_fps": steady, **stages}
 
 
 def main():
@@ -66,15 +77,18 @@ def main():
                 results.append(run(kind, args.frames, workers, args.model, Path(tmp),
                                    args.device))
                 print(results[-1], flush=True)
-    header = ["frames", "workers", "frames/s", *(s[2:-3] + " ms" for s in STAGES)]
+    header = ["frames", "workers", "frames/s", "steady frames/s",
+              *(s[2:-3] + " ms" for s in STAGES)]
     lines = [f"# Scan benchmark ({time.strftime('%Y-%m-%d')}, {args.frames} frames each, "
              f"CNN on {args.device}, {os.cpu_count()} CPU cores)", "",
              "| data | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
     for r in results:
         lines.append(f"| {r['kind']} | {r['frames']} | {r['workers']} | {r['fps']:.2f} | "
+                     f"{r['steady_fps']:.2f} | "
                      + " | ".join(f"{r[s]:.0f}" for s in STAGES) + " |")
     lines += ["", "Stage times are per frame inside one worker; frames/s is the whole scan's "
-              "wall time (reading, analysis, journal, tables, thumbnails)."]
+              "wall time (worker start-up, reading, analysis, journal, tables, thumbnails, "
+              "report); steady frames/s leaves out start-up and the final tables and report."]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

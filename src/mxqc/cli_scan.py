@@ -47,7 +47,7 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
                   "Grad-CAM otherwise).")] = True,
          heatmap_every: Annotated[int, typer.Option(
              help="Heatmaps for one in N flagged frames (1: all); the costliest stage on a "
-                  "CPU.")] = 4,
+                  "CPU.")] = 10,
          batch_size: Annotated[int, typer.Option(help="Frames per batch.")] = 16,
          device: Annotated[str, typer.Option(
              help="Where the CNN runs: cpu, cuda or auto.")] = "cpu",

@@ -43,7 +43,7 @@ class ScanOptions:
     heatmaps: bool = True
     images_dir: str | None = None  # where thumbnails and heatmaps go (None: nowhere)
     sample_every: int = 25  # thumbnails for flagged frames and one in N of the others
-    heatmap_every: int = 4  # heatmaps for one in N flagged frames (1: all); they cost most
+    heatmap_every: int = 10  # heatmaps for one in N flagged frames (1: all); they cost most
     threads: int = 1  # torch threads in this process
     device: str = "cpu"  # where the CNN runs: "cpu", "cuda" or "auto"
 
