@@ -47,7 +47,8 @@ def test_bad_inputs_give_clear_errors(tiny_dataset, tmp_path):
     result = runner.invoke(app, ["train", str(tmp_path), "--out", str(tmp_path / "m.st")])
     assert result.exit_code == 1 and "no labels.csv" in result.output
     result = runner.invoke(app, ["train", str(tiny_dataset.root), "--out",
-                                 str(tmp_path / "m.skops"), "--model", "svm"])
+                                 str(tmp_path / "m.skops"), "--model", "svm",
+                                 "--representation", "cartesian"])
     assert result.exit_code == 2 and "radial" in result.output
     result = runner.invoke(app, ["train", str(tiny_dataset.root), "--out",
                                  str(tmp_path / "m.safetensors"), "--preset", "nope"])
