@@ -156,7 +156,7 @@ def _classify(model: Model, images, centres, rows, options: ScanOptions) -> None
         probs = model.predict_proba(images, centres)
     labels = probs > model.thresholds
     per_frame = (time.perf_counter() - mark) * 1e3 / len(rows)
-    heat = {}
+    heat = {}  # row index → {class name: heatmap} for the explained frames
     if options.heatmaps and isinstance(model, CnnModel) and model.representation == "cartesian":
         mark = time.perf_counter()
         chosen = labels.any(axis=1) & np.array([in_sample(r, options.heatmap_every)
@@ -168,9 +168,9 @@ def _classify(model: Model, images, centres, rows, options: ScanOptions) -> None
             input_centres = np.column_stack(to_input.to_image(*centres[with_finding].T))
             maps = heatmaps(model, x[torch.as_tensor(with_finding, device=x.device)],
                             input_centres, flagged)
-            for k, c in enumerate(flagged):
-                heat[c] = np.zeros((len(rows), *maps.shape[2:]), np.float32)
-                heat[c][with_finding] = maps[:, k]
+            for j, i in enumerate(with_finding):
+                heat[int(i)] = {CLASSES[c]: maps[j, k] for k, c in enumerate(flagged)
+                                if labels[i, c]}
         heat_ms = (time.perf_counter() - mark) * 1e3 / len(rows)
     else:
         heat_ms = 0.0
@@ -186,8 +186,7 @@ def _classify(model: Model, images, centres, rows, options: ScanOptions) -> None
                 s for s, on in (("cnn", labels[i, j]), ("rings", by_rings)) if on)
         row["n_anomalies"] = int(labels[i].sum())
         if options.images_dir and (row["n_anomalies"] or in_sample(row, options.sample_every)):
-            _write_images(options.images_dir, row, images[i], centres[i],
-                          {CLASSES[c]: m[i] for c, m in heat.items() if labels[i, c]})
+            _write_images(options.images_dir, row, images[i], centres[i], heat.get(i, {}))
 
 
 def _write_images(images_dir: str, row: dict, image: np.ndarray, centre, heatmaps) -> None:
