@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from mxqc.learn import load_model
-from mxqc.learn.train import resolve_device
+from mxqc.learn.cnn import resolve_device
 
 
 def main():

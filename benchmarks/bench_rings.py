@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from mxqc.scan import ScanOptions, scan
-from mxqc.scan.analyse import RING_EVIDENCE
+from mxqc.scan.rings import RING_EVIDENCE
 from mxqc.simulate.export import write_simulated
 
 

@@ -91,8 +91,8 @@ def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Refle
     """Train a model on a data set's train split (validation: early stopping, thresholds)."""
     from mxqc.learn import CLASSICAL_MODELS, save_model, train_classical, train_cnn
     from mxqc.learn.bundle import describe
-    from mxqc.learn.cnn import PretrainedWeightsError
-    from mxqc.learn.train import TrainConfig, resolve_device
+    from mxqc.learn.cnn import PretrainedWeightsError, resolve_device
+    from mxqc.learn.train import TrainConfig
 
     dataset = _open(dataset_dir)
     beta = 2.0 if f2 else 1.0

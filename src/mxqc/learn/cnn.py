@@ -80,6 +80,13 @@ def load_pretrained(net: nn.Module, path) -> None:
             f"unexpected {unexpected[:3]})")
 
 
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` → CUDA when torch sees a GPU, else the CPU; anything else as torch names it."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
 def as_input(batch_uint8, device="cpu") -> torch.Tensor:
     """(n, s, s) uint8 negatives → (n, 1, s, s) float, centred as the network expects."""
     x = torch.as_tensor(batch_uint8, device=device).unsqueeze(1).float()

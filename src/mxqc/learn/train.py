@@ -25,7 +25,14 @@ import mxqc
 from mxqc.classes import CLASSES
 from mxqc.dataset import Dataset, dataset_normalisation
 from mxqc.learn import store
-from mxqc.learn.cnn import as_input, build_network, layer_groups, load_pretrained, set_body_frozen
+from mxqc.learn.cnn import (
+    as_input,
+    build_network,
+    layer_groups,
+    load_pretrained,
+    resolve_device,
+    set_body_frozen,
+)
 from mxqc.learn.model import CnnModel
 from mxqc.learn.thresholds import tune_thresholds
 from mxqc.learn.views import IMAGE_REPRESENTATIONS
@@ -80,13 +87,6 @@ class _Run:
             self.progress(event)
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` → CUDA when torch sees a GPU, else the CPU; anything else as torch names it."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def _augment(x: torch.Tensor, dihedral: bool, gen: torch.Generator) -> torch.Tensor:
     """RandomLighting ±10 % (brightness and contrast) and, for Cartesian views, a random
     dihedral transform (the 8 rotations/flips of the square)."""
@@ -108,8 +108,10 @@ def _augment(x: torch.Tensor, dihedral: bool, gen: torch.Generator) -> torch.Ten
     return x
 
 
-def _batches(n: int, batch_size: int, gen: torch.Generator | None):
+def _batches(n: int, batch_size: int, gen: torch.Generator | None, device):
+    """Index batches on ``device``, shuffled by the CPU generator ``gen`` (None: in order)."""
     order = torch.randperm(n, generator=gen) if gen is not None else torch.arange(n)
+    order = order.to(device)
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
@@ -121,10 +123,10 @@ def _autocast(config: TrainConfig, device: torch.device):
 def _evaluate(net, x_val, y_val, loss_fn, config) -> tuple[float, np.ndarray]:
     net.eval()
     losses, scores = [], []
-    for idx in _batches(len(x_val), 128, None):
+    for idx in _batches(len(x_val), 128, None, x_val.device):
         with _autocast(config, x_val.device):
-            logits = net(as_input(x_val[idx.to(x_val.device)])).float()
-        losses.append(loss_fn(logits, y_val[idx.to(y_val.device)]).item() * len(idx))
+            logits = net(as_input(x_val[idx])).float()
+        losses.append(loss_fn(logits, y_val[idx]).item() * len(idx))
         scores.append(torch.sigmoid(logits).cpu().numpy())
     return float(np.sum(losses) / len(x_val)), np.concatenate(scores)
 
@@ -143,12 +145,11 @@ def lr_range_test(net, x, y, loss_fn, config, *, start=1e-6, end=1.0, steps=80) 
     lrs, smooth, best, avg = [], [], math.inf, 0.0
     batches = []
     while len(batches) < steps:
-        batches += _batches(len(x), config.batch_size, gen)
+        batches += _batches(len(x), config.batch_size, gen, x.device)
     for i, idx in enumerate(batches[:steps]):
         lr = start * factor**i
         for group in opt.param_groups:
             group["lr"] = lr
-        idx = idx.to(x.device)
         with _autocast(config, x.device):
             loss = loss_fn(net(_augment(as_input(x[idx]), False, gen)).float(), y[idx])
         opt.zero_grad()
@@ -184,8 +185,7 @@ def _phase(run: _Run, net, x_tr, y_tr, x_val, y_val, loss_fn, *, stage: str, lrs
     for epoch in range(epochs):
         net.train()
         t0, total = time.perf_counter(), 0.0
-        for idx in _batches(len(x_tr), config.batch_size, gen):
-            idx = idx.to(x_tr.device)
+        for idx in _batches(len(x_tr), config.batch_size, gen, x_tr.device):
             x = _augment(as_input(x_tr[idx]), dihedral, gen)
             with _autocast(config, x_tr.device):
                 loss = loss_fn(net(x).float(), y_tr[idx])

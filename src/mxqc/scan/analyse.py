@@ -26,10 +26,8 @@ from mxqc.learn.model import CnnModel, Model
 from mxqc.normalise import normalise_frame
 from mxqc.scan import rings as ring_analysis
 from mxqc.scan.explain import heatmaps, to_image
+from mxqc.scan.rings import RING_EVIDENCE
 
-# ring kinds that are evidence for a class
-RING_EVIDENCE = {"ice_ring": "ice", "background_ring": "water",
-                 "loop_scattering": "low-resolution"}
 THUMBNAIL_SIZE = 256
 
 
@@ -56,8 +54,7 @@ def model_for(options: ScanOptions) -> Model:
     key = (options.model_path, options.device)
     if key not in _MODELS:
         from mxqc.learn import load_model
-        from mxqc.learn.model import CnnModel
-        from mxqc.learn.train import resolve_device
+        from mxqc.learn.cnn import resolve_device
 
         model = load_model(options.model_path)
         if isinstance(model, CnnModel):

@@ -24,10 +24,10 @@ from scipy.ndimage import median_filter
 
 from mxqc.classes import CLASSES
 from mxqc.learn.model import CnnModel
+from mxqc.scan.rings import RING_EVIDENCE
 
 SMOOTHING_PX = 2.0  # Gaussian σ of the input-gradient magnitude, in input pixels
-RING_CLASSES = frozenset(CLASSES.index(c) for c in
-                         ("loop_scattering", "background_ring", "ice_ring"))
+RING_CLASSES = frozenset(CLASSES.index(c) for c in RING_EVIDENCE)
 ANNULUS_PX = 3.0  # annulus width at the model's input size
 BACKGROUND_ANNULI = 7  # running-median window of the radial background, in annuli
 

@@ -30,6 +30,9 @@ MIN_SIGNIFICANCE = 8.0  # peak height over the profile's noise
 MAX_D_A = 30.0  # lower resolution is the beam-stop shadow's edge, not a ring
 LONE_ICE_COVERAGE = 0.6  # one ice-like line alone must be a (nearly) full ring
 ICE_DS = np.array(sorted({d for d, _ in (*ICE_IH, *ICE_IC)}))
+# the class each ring kind is evidence for (the ring classes of the CNN)
+RING_EVIDENCE = {"ice_ring": "ice", "background_ring": "water",
+                 "loop_scattering": "low-resolution"}
 
 
 @dataclass(frozen=True)
