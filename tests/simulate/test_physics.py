@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from mxqc.scatterers import ICE_IC
+from mxqc.scatterers import ICE_IC, KAPTON, NYLON_A
 from mxqc.simulate import render, response, sample_scene, simulate_frame
 
 NO_LABELS = (0, 0, 0, 0, 0, 0, 0)
@@ -26,8 +26,7 @@ def radial_profile(image, scene):
 
 
 def ring_radius(scene, d, window=15):
-    s, phi, _ = render.pixel_geometry(scene)
-    image = render.background(scene, s, phi, np.random.default_rng(0))
+    image = render.background(scene, render.pixel_geometry(scene), np.random.default_rng(0))
     profile = radial_profile(image, scene)
     expected = scene.distance_mm * np.tan(2 * np.arcsin(scene.wavelength_a / (2 * d))) \
         / scene.model.pixel_size_mm
@@ -50,6 +49,37 @@ def test_water_ring_radius_scales_with_distance():
     r_near, expected_near = ring_radius(near, 3.3, window=40)
     assert r_near < r_far  # r = D·tan 2θ: a closer detector puts the ring at a smaller radius
     assert abs(r_far - expected_far) <= 3 and abs(r_near - expected_near) <= 3
+
+
+def test_kapton_rings_at_bragg_radius():
+    scene = quiet_scene(wavelength_a=1.0, distance_mm=200.0,
+                        loop_rings=tuple((20.0 * rel, d, width, 0.0, 360.0, 0)
+                                         for d, rel, width in KAPTON))
+    for d, _, _ in KAPTON:
+        found, expected = ring_radius(scene, d, window=10)
+        assert abs(found - expected) <= 1.0
+
+
+def test_nylon_fibre_arcs_come_in_friedel_pairs():
+    scene = quiet_scene(wavelength_a=1.0, distance_mm=200.0,
+                        loop_rings=((20.0, NYLON_A[0], 0.01, 30.0, 40.0, 1),))
+    geometry = render.pixel_geometry(scene)
+    image = render.background(scene, geometry, np.random.default_rng(0))
+    ring = np.abs(geometry.s - 1 / NYLON_A[0]) < 0.005
+    azimuth = np.rad2deg(geometry.phi)
+    on_arc = ring & (np.abs(azimuth - 30.0) < 10)
+    on_mate = ring & (np.abs(azimuth - (30.0 - 180.0)) < 10)
+    across = ring & (np.abs(azimuth - 120.0) < 10)
+    assert image[on_arc].mean() > 10 and image[on_mate].mean() > 10
+    assert image[across].mean() < 0.01 * image[on_arc].mean()
+
+
+@pytest.mark.parametrize("mean", [0.05, 1.7, 12.0, 45.0])
+def test_poisson_counts_have_poisson_statistics(mean):
+    counts = response.poisson(np.full(400_000, mean, np.float32), np.random.default_rng(0))
+    assert counts.mean() == pytest.approx(mean, rel=0.01)
+    assert counts.var() == pytest.approx(mean, rel=0.02)
+    assert (counts == 0).mean() == pytest.approx(np.exp(-mean), abs=0.002)
 
 
 def test_tile_gains_make_steps_at_tile_borders():

@@ -19,6 +19,7 @@ from mxqc.io import count_frames
 from mxqc.paths import expand_paths
 from mxqc.scan.analyse import ScanOptions, analyse_units, error_row
 from mxqc.scan.results import Journal, write_tables
+from mxqc.threads import limit_threads
 
 IMAGES_DIR = "images"
 
@@ -57,21 +58,6 @@ def _batches(units, size):
     return [units[i:i + size] for i in range(0, len(units), size)]
 
 
-def _limit_threads(n: int) -> None:
-    """Worker initialiser: ``n`` threads for OpenCV, BLAS and OpenMP (pyFAI) in this process.
-
-    Each library otherwise starts one thread per core in every worker, and on 2 cores two
-    workers then ran their stages 1.5× slower than one.
-    """
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[name] = str(n)  # for libraries loaded from now on (pyFAI's OpenMP)
-    import cv2
-    from threadpoolctl import threadpool_limits
-
-    cv2.setNumThreads(n)
-    threadpool_limits(n)  # for those already loaded (numpy's BLAS)
-
-
 def _local(batches, options, workers):
     """Yield each batch's rows as it finishes, at most 2 batches in flight per worker."""
     if workers <= 1:
@@ -80,7 +66,7 @@ def _local(batches, options, workers):
         return
     # spawn: a forked torch runtime can deadlock; each worker loads the model once
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_threads,
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=limit_threads,
                              initargs=(options.threads,)) as pool:
         pending, queue = set(), list(batches)
         while queue or pending:

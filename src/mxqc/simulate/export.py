@@ -24,6 +24,7 @@ from mxqc.simulate.detector import DETECTORS
 from mxqc.simulate.generate import SimulatedFrame, render_scene
 from mxqc.simulate.labels import sample_labels
 from mxqc.simulate.scene import Scene, sample_scene
+from mxqc.threads import limit_threads
 
 FORMATS = ("cbf", "smv", "h5", "png")
 _TRUTH_COLUMNS = ("image", "file", "frame", "detector", "beam_x", "beam_y", "pixel_size_mm",
@@ -95,7 +96,10 @@ def write_simulated(out_dir, n: int, *, seed: int = 0,
              detectors[(start // series) % len(detectors)], fmt, rates, frames_per_file,
              size, resize, resume) for start in range(0, n, series)]
     names, truth, scenes = [], [], []
-    with ProcessPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+    # one thread per worker: the workers are the parallelism
+    pool_context = (ProcessPoolExecutor(workers, initializer=limit_threads, initargs=(1,))
+                    if workers > 1 else nullcontext())
+    with pool_context as pool:
         blocks = pool.map(_write_block, jobs) if pool else map(_write_block, jobs)
         for block_names, block_truth, block_scenes in blocks:
             names += block_names

@@ -30,8 +30,8 @@ class SimulatedFrame:
 def render_scene(scene: Scene) -> np.ndarray:
     """Deterministic counts for ``scene`` (its seed drives all noise and textures)."""
     rng = np.random.default_rng(scene.seed)
-    s, phi, factor = render.pixel_geometry(scene)
-    expected = render.background(scene, s, phi, rng)
+    geometry = render.pixel_geometry(scene)
+    expected = render.background(scene, geometry, rng)
     x, y, intensity = render.bragg_spots(scene, rng)
     shape = scene.model.shape
     if len(x):
@@ -42,10 +42,12 @@ def render_scene(scene: Scene) -> np.ndarray:
             expected += render.splat(shape, x[brightest], y[brightest],
                                      strength * intensity[brightest], halo)
             if streak:
-                expected += render.splat(shape, x[brightest], y[brightest],
-                                         strength * intensity[brightest], streak / 2,
-                                         scene.spot_sigma_px, angle)
-    expected *= factor * render.shadows(scene) * np.float32(scene.exposure)
+                expected += render.splat_streaks(shape, x[brightest], y[brightest],
+                                                 strength * intensity[brightest], streak / 2,
+                                                 scene.spot_sigma_px, angle)
+    expected *= geometry.factor
+    expected *= render.shadows(scene)
+    expected *= np.float32(scene.exposure)
     return response.record(scene, expected, rng)
 
 

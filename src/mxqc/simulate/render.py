@@ -1,7 +1,14 @@
 """Scene → raw counts. Everything is drawn in reciprocal space (s = 1/d) so that rings and
-spots follow the geometry; no Python loop runs over pixels or spots."""
+spots follow the geometry; no Python loop runs over pixels or spots.
+
+Isotropic scatter is evaluated once on a fine 1-D grid of s and looked up per pixel;
+anisotropic rings (textured ice, loop arcs) multiply a radial lookup by an azimuthal one.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -11,14 +18,39 @@ from mxqc.simulate.scene import Scene
 
 SHADOW_TRANSMISSION = 0.01
 POLARISATION = 0.99  # fraction of horizontal (x) polarisation at a synchrotron
+S_GRID = 16384  # radial lookup resolution: ≥ 20 points per σ of the sharpest ice ring
+AZIMUTH_BINS = 720
 
 
-def pixel_geometry(scene: Scene):
-    """Per-pixel (s = 1/d in Å⁻¹, azimuth φ, polarisation × solid-angle factor), float32.
+@dataclass(frozen=True, eq=False)
+class PixelGeometry:
+    """Per-pixel s = 1/d (Å⁻¹) and polarisation × solid-angle factor; azimuth on demand."""
 
-    The detector is tilted by ``tilt_deg`` about the x (fast) axis. A pixel at raw (x, y)
-    sits at lab (X, Y cos t, D + Y sin t) with X, Y its offset from the beam in mm.
-    """
+    s: np.ndarray
+    factor: np.ndarray
+    x_mm: np.ndarray  # (1, W) offsets from the beam along x
+    lab_y_mm: np.ndarray  # (H, 1) offsets along y after the tilt
+
+    @cached_property
+    def phi(self) -> np.ndarray:
+        """Azimuth in radians, (−π, π]; only frames with textured or partial rings need it."""
+        return np.arctan2(self.lab_y_mm, self.x_mm).astype(np.float32)
+
+    @cached_property
+    def s_index(self) -> tuple[np.ndarray, float]:
+        """Index of each pixel on the radial lookup grid, and the grid's top s."""
+        top = float(self.s.max()) * 1.0001 + 1e-6
+        index = (self.s * np.float32((S_GRID - 1) / top) + np.float32(0.5)).astype(np.int32)
+        return index, top
+
+    def azimuth_bin(self) -> np.ndarray:
+        scale = np.float32(AZIMUTH_BINS / (2 * np.pi))
+        return ((self.phi + np.float32(np.pi)) * scale).astype(np.int32) % AZIMUTH_BINS
+
+
+def pixel_geometry(scene: Scene) -> PixelGeometry:
+    """The detector is tilted by ``tilt_deg`` about the x (fast) axis. A pixel at raw (x, y)
+    sits at lab (X, Y cos t, D + Y sin t) with X, Y its offset from the beam in mm."""
     model = scene.model
     h, w = model.shape
     p = model.pixel_size_mm
@@ -28,64 +60,86 @@ def pixel_geometry(scene: Scene):
     lab_y = ys * np.float32(np.cos(t))
     lab_z = np.float32(scene.distance_mm) + ys * np.float32(np.sin(t))
     perp2 = xs**2 + lab_y**2
-    dist = np.sqrt(perp2 + lab_z**2)
-    cos2t = lab_z / dist
-    sin_theta = np.sqrt(np.clip((1 - cos2t) / 2, 0, None))
-    s = 2 * sin_theta / np.float32(scene.wavelength_a)
-    phi = np.arctan2(lab_y, xs)
+    dist2 = perp2 + lab_z**2
+    cos2t = lab_z / np.sqrt(dist2)
+    s = np.sqrt(np.clip((1 - cos2t) * np.float32(2 / scene.wavelength_a**2), 0, None))
+    # cos 2φ = (X² − Y²)/(X² + Y²): the polarisation needs no trigonometry per pixel
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos_2phi = np.nan_to_num((xs**2 - lab_y**2) / perp2)
     sin2t2 = 1 - cos2t**2
-    polarisation = 0.5 * (1 + cos2t**2) - 0.5 * POLARISATION * np.cos(2 * phi) * sin2t2
-    solid_angle = (np.float32(scene.distance_mm) / dist) ** 3
-    return s.astype(np.float32), phi.astype(np.float32), (polarisation * solid_angle).astype(
-        np.float32)
+    polarisation = 0.5 * (1 + cos2t**2) - np.float32(0.5 * POLARISATION) * cos_2phi * sin2t2
+    factor = polarisation * cos2t**3  # solid angle ∝ (D / distance)³ = cos³ 2θ (flat detector)
+    return PixelGeometry(s.astype(np.float32), factor.astype(np.float32), xs, lab_y)
 
 
 def _ring(s, d, width, strength):
     return strength * np.exp(-0.5 * ((s - 1.0 / d) / width) ** 2)
 
 
-def _azimuth_texture(phi, rng, n_bins: int, spottiness: float):
-    """Multiplicative texture along the azimuth: 1 for a smooth ring, spiky for few
-    crystallites (spottiness → 1)."""
-    if spottiness <= 0:
-        return 1.0
-    profile = rng.gamma(1.0 / (spottiness + 1e-3) ** 2, (spottiness + 1e-3) ** 2, n_bins)
-    index = ((phi + np.pi) / (2 * np.pi) * n_bins).astype(np.int32) % n_bins
-    return profile.astype(np.float32)[index]
+def _texture_profile(rng, spottiness: float) -> np.ndarray:
+    """Multiplicative texture over the azimuth bins: spiky for few crystallites
+    (spottiness → 1), from 90–720 independent crystallite directions."""
+    n = int(rng.integers(90, 720))
+    profile = rng.gamma(1.0 / (spottiness + 1e-3) ** 2, (spottiness + 1e-3) ** 2, n)
+    return profile.astype(np.float32)[np.arange(AZIMUTH_BINS) * n // AZIMUTH_BINS]
 
 
-def _arc_window(phi, start_deg, extent_deg):
-    if extent_deg >= 360:
-        return 1.0
-    rel = (np.rad2deg(phi) - start_deg) % 360.0
-    edge = 10.0  # degrees of smooth fall-off at each end
-    inside = np.clip(np.minimum(rel, extent_deg - rel) / edge + 0.5, 0, 1)
-    return np.where(rel <= extent_deg + edge, inside, 0).astype(np.float32)
+def _arc_profile(centre_deg: float, spread_deg: float, paired: bool) -> np.ndarray:
+    """1 inside an arc of ``spread_deg`` around ``centre_deg`` (and its Friedel mate 180°
+    away for a fibre texture), falling off over 10° at each end."""
+    edge = 10.0
+    angles = -180.0 + (np.arange(AZIMUTH_BINS) + 0.5) * 360.0 / AZIMUTH_BINS
+    profile = np.zeros(AZIMUTH_BINS, np.float32)
+    for centre in (centre_deg, centre_deg + 180.0) if paired else (centre_deg,):
+        offset = np.abs((angles - centre + 180.0) % 360.0 - 180.0)
+        profile = np.maximum(profile, np.clip((spread_deg / 2 - offset) / edge + 0.5, 0, 1))
+    return profile
 
 
-def background(scene: Scene, s, phi, rng):
-    """Air and solvent scatter, water ring, ice rings, loop rings, diffuse cloud."""
+def background(scene: Scene, geometry: PixelGeometry, rng) -> np.ndarray:
+    """Air and solvent scatter, water ring, ice rings, loop and mount rings, diffuse cloud."""
+    index, top = geometry.s_index
+    s = np.linspace(0.0, top, S_GRID, dtype=np.float32)  # the lookup grid
     air_falloff = 0.04  # Å⁻¹: air scatter falls off over ~0.04 Å⁻¹ (a few degrees of 2θ)
-    out = scene.air_scatter * np.exp(-s / air_falloff) + scene.flat_background
-    out = out + 0.4 * scene.air_scatter * np.exp(-s / 0.25)  # broad solvent/mount halo
+    iso = scene.air_scatter * np.exp(-s / air_falloff) + scene.flat_background
+    iso += 0.4 * scene.air_scatter * np.exp(-s / 0.25)  # broad solvent/mount halo
+    anisotropic = []  # (radial profile on the grid, azimuthal profile)
     strength, d, width = scene.water
     if strength:
-        out = out + _ring(s, d, width, strength)
+        iso += _ring(s, d, width, strength)
     strength, width, spottiness, cubic = scene.ice
     if strength:
         rings = ICE_IC if cubic else ICE_IH
         n_shown = len(rings) if rng.random() < 0.6 else int(rng.integers(1, 4))
         for d_ice, rel in rings[:n_shown]:
-            texture = _azimuth_texture(phi, rng, int(rng.integers(90, 720)), spottiness)
-            out = out + _ring(s, d_ice, width, strength * rel) * texture
-    for strength, d, width, start, extent in scene.loop_rings:
-        out = out + _ring(s, d, width, strength) * _arc_window(phi, start, extent)
+            radial = _ring(s, d_ice, width, strength * rel)
+            if spottiness > 0:
+                anisotropic.append((radial, _texture_profile(rng, spottiness)))
+            else:
+                iso += radial
+    for strength, d, width, centre, spread, paired in scene.loop_rings:
+        radial = _ring(s, d, width, strength)
+        if spread >= 360:
+            iso += radial
+        else:
+            anisotropic.append((radial, _arc_profile(centre, spread, bool(paired))))
+    out = iso.take(index)
+    if anisotropic:
+        # Each grid radius takes the azimuthal profile of the ring strongest there, so the
+        # cost does not grow with the number of rings (overlapping textured rings share one).
+        radial = np.stack([r for r, _ in anisotropic])
+        owner = radial.argmax(axis=0).astype(np.int32).take(index)
+        azimuthal = np.stack([a for _, a in anisotropic]).ravel()
+        out += radial.sum(axis=0).take(index) * azimuthal.take(
+            owner * AZIMUTH_BINS + geometry.azimuth_bin())
     cloud = scene.diffuse[4]
     if cloud:  # cloudy diffuse texture: a gentle modulation of the local background
-        field = cv2.resize(rng.normal(size=(40, 40)).astype(np.float32), (s.shape[1], s.shape[0]),
+        h, w = out.shape
+        field = cv2.resize(rng.normal(size=(40, 40)).astype(np.float32), (w, h),
                            interpolation=cv2.INTER_CUBIC)
-        out = out * (1.0 + cloud * 0.3 * np.clip(field, -1, 2) * np.exp(-((s / 0.4) ** 2)))
-    return out.astype(np.float32)
+        fade = np.exp(-((geometry.s / np.float32(0.4)) ** 2))
+        out *= 1.0 + np.float32(cloud * 0.3) * np.clip(field, -1, 2) * fade
+    return out.astype(np.float32, copy=False)
 
 
 def bragg_spots(scene: Scene, rng):
@@ -102,31 +156,32 @@ def bragg_spots(scene: Scene, rng):
     cxyz = np.array([cx_, cy_, np.sqrt(max(c**2 - cx_**2 - cy_**2, 1.0))])
     reciprocal = np.linalg.inv(np.stack([ax, bx, cxyz])).T  # rows a*, b*, c*
     u = np.array(scene.orientation).reshape(3, 3)
-    basis = (u @ reciprocal.T).T
+    basis = (u @ reciprocal.T).T.astype(np.float32)
     d_min = scene.d_min_a
     volume = abs(np.linalg.det(np.stack([ax, bx, cxyz])))
     while 4.19 * volume / d_min**3 > 6e5:  # keep the hkl grid a few hundred thousand points
         d_min *= 1.1
-    hmax = [int(np.ceil(n / d_min)) for n in (a, b, c)]
-    h, k, ell = np.meshgrid(*(np.arange(-m, m + 1, dtype=np.float32) for m in hmax),
-                            indexing="ij", copy=False)
-    hkl = np.stack([h.ravel(), k.ravel(), ell.ravel()], axis=1)
-    s_vec = hkl @ basis.astype(np.float32)
-    s_len = np.linalg.norm(s_vec, axis=1)
-    keep = (s_len > 0) & (s_len < 1.0 / d_min)
-    s_vec, s_len = s_vec[keep], s_len[keep]
-    k_len = 1.0 / scene.wavelength_a
-    k_out = s_vec + np.array([0, 0, k_len], np.float32)
-    excitation = np.linalg.norm(k_out, axis=1) - k_len
-    sweep = (0.5 * np.deg2rad(scene.oscillation_deg) * np.hypot(s_vec[:, 1], s_vec[:, 2])
-             + np.deg2rad(scene.mosaicity_deg) * s_len)
-    on = (np.abs(excitation) < sweep) & (k_out[:, 2] > 0)
-    k_out, s_len = k_out[on], s_len[on]
+    # s = h a* + k b* + l c*, built by broadcasting the three axes (no hkl table)
+    axes = [np.arange(-m, m + 1, dtype=np.float32) for m in
+            (int(np.ceil(n / d_min)) for n in (a, b, c))]
+    h, k, ell = axes[0][:, None, None], axes[1][None, :, None], axes[2][None, None, :]
+    s_vec = [h * basis[0, i] + k * basis[1, i] + ell * basis[2, i] for i in range(3)]
+    s2 = s_vec[0] ** 2 + s_vec[1] ** 2 + s_vec[2] ** 2
+    keep = (s2 > 0) & (s2 < np.float32(1.0 / d_min**2))
+    sx, sy, sz = (v[keep] for v in s_vec)
+    s_len = np.sqrt(s2[keep])
+    k_len = np.float32(1.0 / scene.wavelength_a)
+    kz = sz + k_len
+    excitation = np.sqrt(sx**2 + sy**2 + kz**2) - k_len
+    sweep = (np.float32(0.5 * np.deg2rad(scene.oscillation_deg)) * np.hypot(sy, sz)
+             + np.float32(np.deg2rad(scene.mosaicity_deg)) * s_len)
+    on = (np.abs(excitation) < sweep) & (kz > 0)
+    kx, ky, kz, s_len = sx[on], sy[on], kz[on], s_len[on]
     t = np.deg2rad(scene.tilt_deg)
-    mu = scene.distance_mm / (k_out[:, 2] - k_out[:, 1] * np.tan(t))
+    mu = scene.distance_mm / (kz - ky * np.tan(t))
     p = scene.model.pixel_size_mm
-    x = scene.beam_x + mu * k_out[:, 0] / p
-    y = scene.beam_y + mu * k_out[:, 1] / np.cos(t) / p
+    x = scene.beam_x + mu * kx / p
+    y = scene.beam_y + mu * ky / np.cos(t) / p
     intensity = (scene.crystal_scale * np.exp(-scene.wilson_b * s_len**2 / 2)
                  * rng.exponential(1.0, size=s_len.size))  # Wilson statistics
     hh, ww = scene.model.shape
@@ -134,46 +189,63 @@ def bragg_spots(scene: Scene, rng):
     return x[inside], y[inside], intensity[inside]
 
 
-def splat(shape, x, y, weight, sigma_x, sigma_y=None, angle_deg=0.0):
-    """Sum of (anisotropic) Gaussians of unit integral × weight at (x, y), via bincount."""
-    sigma_y = sigma_x if sigma_y is None else sigma_y
+def splat(shape, x, y, weight, sigma):
+    """Sum of round Gaussians of unit integral × ``weight`` at sub-pixel (x, y): each weight
+    is shared bilinearly among its four nearest pixels, then the image is blurred once."""
     h, w = shape
-    out = np.zeros(h * w, np.float64)
-    if len(x) == 0:
-        return out.reshape(shape).astype(np.float32)
-    radius = int(np.ceil(3 * max(sigma_x, sigma_y)))
+    impulses = np.zeros((h, w), np.float32)
+    if len(x):
+        x0, y0 = np.floor(x), np.floor(y)
+        fx, fy = x - x0, y - y0
+        cols = np.concatenate([x0, x0 + 1, x0, x0 + 1]).astype(np.int64)
+        rows = np.concatenate([y0, y0, y0 + 1, y0 + 1]).astype(np.int64)
+        shares = np.concatenate([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])
+        ok = (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
+        np.add.at(impulses, (rows[ok], cols[ok]), (np.tile(weight, 4) * shares)[ok])
+    return cv2.GaussianBlur(impulses, (0, 0), float(sigma), borderType=cv2.BORDER_CONSTANT)
+
+
+def splat_streaks(shape, x, y, weight, length_sigma, width_sigma, angle_deg):
+    """Sum of elongated Gaussians (unit integral × weight) along ``angle_deg``, via bincount
+    over each spot's kernel window (only diffuse frames with streaks need it)."""
+    h, w = shape
+    radius = int(np.ceil(3 * max(length_sigma, width_sigma)))
     offsets = np.arange(-radius, radius + 1)
     oy, ox = np.meshgrid(offsets, offsets, indexing="ij")
-    ox, oy = ox.ravel(), oy.ravel()
-    cx, cy = np.rint(x).astype(np.int64), np.rint(y).astype(np.int64)
-    px = cx[:, None] + ox[None, :]
-    py = cy[:, None] + oy[None, :]
+    px = np.rint(x).astype(np.int64)[:, None] + ox.ravel()[None, :]
+    py = np.rint(y).astype(np.int64)[:, None] + oy.ravel()[None, :]
     a = np.deg2rad(angle_deg)
     du, dv = px - x[:, None], py - y[:, None]
     along = du * np.cos(a) + dv * np.sin(a)
     across = -du * np.sin(a) + dv * np.cos(a)
-    kernel = np.exp(-0.5 * ((along / sigma_x) ** 2 + (across / sigma_y) ** 2))
-    kernel /= 2 * np.pi * sigma_x * sigma_y
+    kernel = np.exp(-0.5 * ((along / length_sigma) ** 2 + (across / width_sigma) ** 2))
+    kernel /= 2 * np.pi * length_sigma * width_sigma
     ok = (px >= 0) & (px < w) & (py >= 0) & (py < h)
-    flat = (py * w + px)[ok]
-    values = (kernel * weight[:, None])[ok]
-    out += np.bincount(flat, weights=values, minlength=h * w)
+    out = np.bincount((py * w + px)[ok], weights=(kernel * weight[:, None])[ok],
+                      minlength=h * w)
     return out.reshape(shape).astype(np.float32)
 
 
-def shadows(scene: Scene):
+def shadows(scene: Scene) -> np.ndarray:
     """Transmission map: beam stop, its arm to the edge, and optionally a nozzle shadow."""
     h, w = scene.model.shape
-    yy = np.arange(h, dtype=np.float32)[:, None] - scene.beam_y
-    xx = np.arange(w, dtype=np.float32)[None, :] - scene.beam_x
-    blocked = xx**2 + yy**2 < scene.beamstop_radius_px**2
-    a = np.deg2rad(scene.arm_angle_deg)
-    along = xx * np.cos(a) + yy * np.sin(a)
-    across = np.abs(-xx * np.sin(a) + yy * np.cos(a))
-    blocked |= (along > 0) & (across < scene.arm_width_px / 2)
+    out = np.ones((h, w), np.float32)
+    shift = 4  # OpenCV draws with 1/16-pixel vertex precision
+    centre = np.array([scene.beam_x, scene.beam_y])
+    far = 2.0 * (h + w)  # beyond every image edge
+
+    def band(angle_deg, start, half_width):
+        direction = np.array([np.cos(np.deg2rad(angle_deg)), np.sin(np.deg2rad(angle_deg))])
+        normal = np.array([-direction[1], direction[0]]) * half_width
+        near, end = centre + start * direction, centre + far * direction
+        corners = np.stack([near - normal, near + normal, end + normal, end - normal])
+        cv2.fillPoly(out, [np.rint(corners * 2**shift).astype(np.int32)],
+                     SHADOW_TRANSMISSION, lineType=cv2.LINE_8, shift=shift)
+
+    band(scene.arm_angle_deg, 0.0, scene.arm_width_px / 2)
     if scene.nozzle_angle_deg is not None:  # a broad wedge from the edge, not reaching the beam
-        n = np.deg2rad(scene.nozzle_angle_deg)
-        along_n = xx * np.cos(n) + yy * np.sin(n)
-        across_n = np.abs(-xx * np.sin(n) + yy * np.cos(n))
-        blocked |= (along_n > 0.3 * min(h, w)) & (across_n < 0.12 * min(h, w))
-    return np.where(blocked, np.float32(SHADOW_TRANSMISSION), np.float32(1.0))
+        band(scene.nozzle_angle_deg, 0.3 * min(h, w), 0.12 * min(h, w))
+    cv2.circle(out, tuple(np.rint(centre * 2**shift).astype(int).tolist()),
+               round(scene.beamstop_radius_px * 2**shift), SHADOW_TRANSMISSION, -1,
+               lineType=cv2.LINE_8, shift=shift)
+    return out

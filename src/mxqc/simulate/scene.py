@@ -11,10 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from mxqc.classes import CLASSES
-from mxqc.scatterers import WATER_BAND_A
+from mxqc.scatterers import KAPTON, NYLON_A, WATER_BAND_A
 from mxqc.simulate.detector import DETECTORS, DetectorModel
-
-# Hexagonal ice Ih d-spacings (Å) with approximate relative powder intensities.
 
 
 @dataclass(frozen=True)
@@ -50,7 +48,8 @@ class Scene:
     water: tuple[float, float, float] = (0.0, 3.2, 0.03)  # strength, d, width in 1/Å
     ice: tuple[float, float, float, int] = (0.0, 0.002, 0.0, 0)
     # strength, width in 1/Å, spottiness, cubic (1) or hexagonal (0)
-    loop_rings: tuple[tuple[float, ...], ...] = ()  # (strength, d, width, arc start, arc extent)
+    loop_rings: tuple[tuple[float, ...], ...] = ()
+    # (strength, d, width in 1/Å, arc centre deg, arc spread deg (360: full ring), paired 0/1)
     diffuse: tuple[float, float, float, float, float] = (0.0, 6.0, 0.0, 0.0, 0.0)
     # strength, halo sigma px, streak length px, streak angle deg, cloud strength
     nonuniform: tuple[str, ...] = ()  # kinds: module_gains, half_step, gradient, dead_module
@@ -96,6 +95,26 @@ def _rotation(rng) -> tuple[float, ...]:
     return tuple(float(v) for v in q.ravel())
 
 
+def _loop_rings(rng) -> tuple[tuple[float, ...], ...]:
+    """What a loop or mount in the beam adds: a kapton mount's rings, a nylon fibre loop's
+    paired arcs, or broad partial rings of other plastics at low resolution."""
+    kind = rng.random()
+    strength = float(np.exp(rng.uniform(np.log(1.0), np.log(8.0))))
+    if kind < 0.25:  # kapton (polyimide) mount: full rings
+        return tuple((strength * rel, d, float(width * rng.uniform(0.8, 1.5)), 0.0, 360.0, 0)
+                     for d, rel, width in KAPTON)
+    if kind < 0.5:  # nylon fibre: arcs about the fibre axis, in Friedel pairs
+        axis, spread = float(rng.uniform(0, 180)), float(rng.uniform(20, 90))
+        return tuple((strength * rel, d, float(rng.uniform(0.008, 0.02)), axis, spread, 1)
+                     for d, rel in zip(NYLON_A, (1.0, 0.7), strict=True))
+    rings = []
+    for _ in range(rng.integers(1, 4)):
+        spread = 360.0 if rng.random() < 0.35 else float(rng.uniform(40, 300))
+        rings.append((float(rng.uniform(1, 6)), float(rng.uniform(5.0, 20.0)),
+                      float(rng.uniform(0.004, 0.02)), float(rng.uniform(0, 360)), spread, 0))
+    return tuple(rings)
+
+
 def sample_scene(rng: np.random.Generator, detector: str, labels, *, seed: int) -> Scene:
     """Draw every parameter of a frame with the given labels (canonical order)."""
     model = DETECTORS[detector]
@@ -137,12 +156,7 @@ def sample_scene(rng: np.random.Generator, detector: str, labels, *, seed: int) 
                         float(rng.choice([0.0, rng.uniform(0.3, 1.0)])),
                         int(rng.random() < 0.2))
     if lab["loop_scattering"]:
-        rings = []
-        for _ in range(rng.integers(1, 4)):
-            extent = 360.0 if rng.random() < 0.35 else float(rng.uniform(40, 300))
-            rings.append((float(rng.uniform(1, 6)), float(rng.uniform(3.5, 20.0)),
-                          float(rng.uniform(0.004, 0.02)), float(rng.uniform(0, 360)), extent))
-        scene["loop_rings"] = tuple(rings)
+        scene["loop_rings"] = _loop_rings(rng)
     if lab["diffuse_scattering"]:
         scene["diffuse"] = (float(rng.uniform(0.2, 1.0)), float(rng.uniform(3, 10)),
                             float(rng.choice([0.0, rng.uniform(6, 25)])),
