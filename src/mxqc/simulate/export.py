@@ -6,6 +6,7 @@ import contextlib
 import csv
 import glob
 import json
+import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -96,8 +97,10 @@ def write_simulated(out_dir, n: int, *, seed: int = 0,
              detectors[(start // series) % len(detectors)], fmt, rates, frames_per_file,
              size, resize, resume) for start in range(0, n, series)]
     names, truth, scenes = [], [], []
-    # one thread per worker: the workers are the parallelism
-    pool_context = (ProcessPoolExecutor(workers, initializer=limit_threads, initargs=(1,))
+    # one thread per worker: the workers are the parallelism. spawn, not fork: limiting
+    # OpenMP threads in a child forked from a process with a running pool (torch) hangs.
+    pool_context = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=limit_threads, initargs=(1,))
                     if workers > 1 else nullcontext())
     with pool_context as pool:
         blocks = pool.map(_write_block, jobs) if pool else map(_write_block, jobs)
