@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.special import expit
 
 from mxqc.classes import CLASSES
 from mxqc.learn.cnn import as_input
@@ -104,7 +105,7 @@ def classical_scores(pipeline, x) -> np.ndarray:
     """(n, 7) scores in [0, 1]: probabilities, or a linear SVM's margins through a logistic."""
     if hasattr(pipeline[-1].estimator, "predict_proba"):
         return np.asarray(pipeline.predict_proba(x), float)
-    return 1.0 / (1.0 + np.exp(-np.asarray(pipeline.decision_function(x), float)))
+    return expit(np.asarray(pipeline.decision_function(x), float))
 
 
 class ClassicalModel(Model):
