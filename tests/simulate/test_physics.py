@@ -119,3 +119,13 @@ def test_pilatus_frames_have_gaps_and_integer_counts():
     assert np.isnan(frame.counts).mean() == pytest.approx(0.0845, abs=0.001)
     valid = frame.counts[np.isfinite(frame.counts)]
     assert np.all(valid == np.round(valid)) and valid.min() >= 0
+
+
+def test_ccd_tiles_are_separated_by_zero_count_seams_like_the_real_adsc():
+    frame = simulate_frame(4, detector="ccd_2x2")
+    counts = frame.counts
+    middle = counts.shape[0] // 2
+    row_medians = np.median(counts[:, 100:1000], axis=1)
+    assert np.all(row_medians[middle - 2:middle + 3] == 0)  # 5 px, as in adsc.img
+    assert row_medians[middle - 3] > 0 and row_medians[middle + 3] > 0
+    assert np.all(np.median(counts[100:1000, middle - 2:middle + 3], axis=0) == 0)

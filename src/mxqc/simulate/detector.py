@@ -27,6 +27,10 @@ class DetectorModel:
         Gaussian readout noise in counts (CCDs; 0 for photon counters).
     ccd : bool
         True for integrating CCDs (per-tile offset, readout noise, no gaps).
+    adu_per_photon : float
+        Counts an integrating CCD records per X-ray photon (1 for photon counters).
+    seam : int
+        Width in pixels of the zero-count lines a tiled CCD writes between its tiles.
     writer : {'cbf', 'smv', 'h5'}
         The format the detector's frames are usually written in.
     """
@@ -40,6 +44,12 @@ class DetectorModel:
     readout_noise: float = 0.0
     ccd: bool = False
     writer: str = "cbf"
+    seam: int = 0
+    adu_per_photon: float = 1.0
+
+    def seam_mask(self) -> np.ndarray | None:
+        """(rows, cols) bool: the seams between CCD tiles, or None without seams."""
+        return _seam_mask(self.shape, self.modules, self.seam) if self.seam else None
 
     def module_map(self) -> np.ndarray:
         """(rows, cols) int array: module index of each pixel, −1 in gaps."""
@@ -65,15 +75,32 @@ def _module_map(shape, modules, gap) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=8)
+def _seam_mask(shape, modules, seam) -> np.ndarray:
+    def axis(n, parts):
+        on = np.zeros(n, bool)
+        for k in range(1, parts):
+            start = k * n // parts - seam // 2
+            on[start:start + seam] = True
+        return on
+
+    out = axis(shape[0], modules[0])[:, None] | axis(shape[1], modules[1])[None, :]
+    out.flags.writeable = False
+    return out
+
+
 DETECTORS: dict[str, DetectorModel] = {d.name: d for d in (
     # PILATUS 6M: 5 × 12 modules of 487 × 195 px, gaps of 7 (columns) and 17 (rows) px.
     DetectorModel("pilatus6m", (2527, 2463), 0.172, (12, 5), (17, 7), 1_048_500),
     # EIGER 4M / 16M: modules of 1030 × 514 px, gaps of 10 (columns) and 37 (rows) px.
     DetectorModel("eiger4m", (2167, 2070), 0.075, (4, 2), (37, 10), 65_535, writer="h5"),
     DetectorModel("eiger16m", (4371, 4150), 0.075, (8, 4), (37, 10), 65_535, writer="h5"),
-    # ADSC Q315: 3 × 3 CCD tiles, 102.6 µm, no gaps; a 2 × 2 tile CCD like the ADSC Q4.
-    DetectorModel("adsc_q315", (3072, 3072), 0.1026, (3, 3), (0, 0), 65_535, 12.0, True, "smv"),
-    DetectorModel("ccd_2x2", (2304, 2304), 0.0816, (2, 2), (0, 0), 65_535, 10.0, True, "smv"),
+    # ADSC Q315: 3 × 3 CCD tiles, 102.6 µm; a 2 × 2 tile CCD like the ADSC Q210 binned
+    # (the shared real adsc.img: 2304², zero-count seams 5 px wide between the tiles).
+    DetectorModel("adsc_q315", (3072, 3072), 0.1026, (3, 3), (0, 0), 65_535, 12.0, True, "smv",
+                  seam=6, adu_per_photon=1.8),
+    DetectorModel("ccd_2x2", (2304, 2304), 0.0816, (2, 2), (0, 0), 65_535, 10.0, True, "smv",
+                  seam=5, adu_per_photon=1.8),
     # A small gap-free square of 2 × 2 sensor tiles, for tests and fast training sets.
     DetectorModel("square1k", (1024, 1024), 0.172, (2, 2), (0, 0), 1_048_500),
     DetectorModel("square256", (256, 256), 0.172, (2, 2), (0, 0), 1_048_500),

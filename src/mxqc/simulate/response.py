@@ -50,6 +50,7 @@ def record(scene: Scene, expected: np.ndarray, rng) -> np.ndarray:
     gains = gain_map(scene, rng)
     counts = poisson(expected * gains, rng)
     if model.ccd:
+        counts *= np.float32(model.adu_per_photon)
         # one pedestal for the whole CCD (tile-to-tile differences are gains, above): a
         # per-tile offset would paint a tile grid that real corrected images do not show
         counts += np.float32(rng.uniform(10, 40))
@@ -59,6 +60,9 @@ def record(scene: Scene, expected: np.ndarray, rng) -> np.ndarray:
     np.clip(counts, 0, model.overload, out=counts)
     if any(model.gap):
         counts[model.module_map() < 0] = np.nan
+    seams = model.seam_mask()
+    if seams is not None:  # a tiled CCD writes 0, not a flag, between its tiles
+        counts[seams] = 0
     return counts
 
 

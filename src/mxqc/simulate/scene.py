@@ -173,6 +173,8 @@ def sample_scene(rng: np.random.Generator, detector: str, labels, *, seed: int) 
         picks = {visible[rng.integers(len(visible))]}
         picks |= {k for k in (*visible, *small) if rng.random() < 0.2}
         scene["artifacts"] = tuple(sorted(picks))
+    if model.ccd:  # integrating CCDs were exposed for seconds, not milliseconds
+        scene["exposure"] *= float(rng.uniform(3, 10))
     if lab["non_uniform_detector"] or lab["artifact"]:
         # detector faults only show on a frame with some background to reveal them
         scene["exposure"] = max(scene["exposure"], 1.5)
