@@ -129,3 +129,12 @@ def test_ccd_tiles_are_separated_by_zero_count_seams_like_the_real_adsc():
     assert np.all(row_medians[middle - 2:middle + 3] == 0)  # 5 px, as in adsc.img
     assert row_medians[middle - 3] > 0 and row_medians[middle + 3] > 0
     assert np.all(np.median(counts[100:1000, middle - 2:middle + 3], axis=0) == 0)
+
+
+def test_shutter_bands_change_the_exposure_visibly():
+    flat = quiet_scene(flat_background=400.0, artifacts=("shutter_band",))
+    for seed in range(20):
+        counts = response.record(flat, np.full(flat.model.shape, 400.0, np.float32),
+                                 np.random.default_rng(seed))
+        rows = np.median(counts, axis=1) / np.median(counts)
+        assert np.abs(rows - 1).max() >= 0.25  # a band of at least ±30 %, minus noise

@@ -120,7 +120,10 @@ def apply_artifacts(scene: Scene, counts: np.ndarray, rng) -> None:
         counts[row, start:start + length] = top * np.exp(-np.arange(length) / (length / 3))
     if "shutter_band" in kinds:
         start = int(rng.integers(0, h - h // 8))
-        counts[start:start + int(rng.integers(h // 40, h // 8))] *= rng.uniform(0.3, 1.8)
+        # at least ±30 %: a band of nearly unchanged exposure is labelled but not visible
+        dim, bright = rng.uniform(0.3, 0.7), rng.uniform(1.3, 1.8)
+        counts[start:start + int(rng.integers(h // 40, h // 8))] *= (
+            dim if rng.random() < 0.5 else bright)
     if "gap_cross" in kinds:  # a stray cross of (enlarged) gap pixels, as on Timepix frames
         row, col = int(rng.integers(h // 4, 3 * h // 4)), int(rng.integers(w // 4, 3 * w // 4))
         width = int(rng.integers(2, 6))
