@@ -24,7 +24,8 @@ from mxqc.normalise import normalise
 from mxqc.simulate import DETECTORS, simulate_frame
 from mxqc.threads import limit_threads
 
-METHODS = ("naive", "reflex", "symmetry", "auto")
+IMAGE_METHODS = ("naive", "reflex", "symmetry")
+METHODS = (*IMAGE_METHODS, "auto")
 TABLE_DETECTORS = ("pilatus6m", "eiger4m", "eiger16m", "adsc_q315", "ccd_2x2", "square1k")
 
 
@@ -36,18 +37,45 @@ def frames_per_second(detector: str, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def centre_errors(job) -> dict[str, float]:
+def centre_errors(job) -> tuple[dict[str, float], bool]:
+    """Each method's distance from the true centre, and whether the detector is non-uniform."""
     detector, seed = job
     frame = simulate_frame(seed, detector=detector)
     norm = normalise(frame.counts, size=1024, resize="area")
     truth = norm.mapping.to_image(frame.scene.beam_x, frame.scene.beam_y)
     errors = {}
-    for method in METHODS[:-1]:
+    for method in IMAGE_METHODS:
         found = find_centre(norm.image, method=method, valid=norm.valid)
         errors[method] = float(np.hypot(found.x - truth[0], found.y - truth[1]))
     errors["auto"] = errors["symmetry"]
-    errors["non_uniform"] = frame.scene.labels[CLASSES.index("non_uniform_detector")]
-    return errors
+    return errors, bool(frame.scene.labels[CLASSES.index("non_uniform_detector")])
+
+
+def centre_tables(n: int, detectors, workers: int) -> list[str]:
+    header = ["| detector | " + " | ".join(METHODS) + " |", "|---" * (len(METHODS) + 1) + "|"]
+    mae_rmse, median_p95, by_detector_fault = [], [], []
+    with ProcessPoolExecutor(workers, initializer=limit_threads, initargs=(1,)) as pool:
+        for detector in detectors:
+            jobs = [(detector, 10_000 + i) for i in range(n)]
+            results = list(pool.map(centre_errors, jobs, chunksize=4))
+            errors = {m: np.array([r[m] for r, _ in results]) for m in METHODS}
+            mae_rmse.append(f"| {detector} | " + " | ".join(
+                f"{e.mean():.2f} / {np.sqrt((e ** 2).mean()):.2f}" for e in errors.values()) + " |")
+            median_p95.append(f"| {detector} | " + " | ".join(
+                f"{np.median(e):.2f} / {np.percentile(e, 95):.2f}" for e in errors.values()) + " |")
+            faulty = np.array([fault for _, fault in results])
+            sym = errors["symmetry"]
+            by_detector_fault.append(
+                f"| {detector} | {(~faulty).sum()} | {sym[~faulty].mean():.2f} / "
+                f"{np.median(sym[~faulty]):.2f} | {faulty.sum()} | {sym[faulty].mean():.2f} / "
+                f"{np.median(sym[faulty]):.2f} |")
+            print(mae_rmse[-1], median_p95[-1], by_detector_fault[-1], sep="\n", flush=True)
+    return ["", f"## Beam centre on {n} simulated frames per detector (1024², no header)", "",
+            "MAE / RMSE in px:", "", *header, *mae_rmse, "", "Median / 95th percentile in px:",
+            "", *header, *median_p95, "",
+            "Symmetry MAE / median in px, on frames without and with a non-uniform detector:",
+            "", "| detector | frames | uniform | frames | non-uniform |", "|---|---|---|---|---|",
+            *by_detector_fault]
 
 
 def main():
@@ -67,33 +95,8 @@ def main():
         n_frames = args.speed_frames if detector == "square1k" else max(args.speed_frames // 10, 5)
         lines.append(f"| {detector} {DETECTORS[detector].shape} | {n_frames} | "
                      f"{frames_per_second(detector, n_frames):.2f} |")
-    n = args.frames_per_detector
-    if n == 0:  # speed only
-        args.detectors = ""
-    header = ["| detector | " + " | ".join(METHODS) + " |", "|---" * (len(METHODS) + 1) + "|"]
-    mae_rmse, median_p95, by_detector_fault = [], [], []
-    with ProcessPoolExecutor(args.workers, initializer=limit_threads, initargs=(1,)) as pool:
-        for detector in filter(None, args.detectors.split(",")):
-            jobs = [(detector, 10_000 + i) for i in range(n)]
-            results = list(pool.map(centre_errors, jobs, chunksize=4))
-            errors = {m: np.array([r[m] for r in results]) for m in METHODS}
-            mae_rmse.append(f"| {detector} | " + " | ".join(
-                f"{e.mean():.2f} / {np.sqrt((e ** 2).mean()):.2f}" for e in errors.values()) + " |")
-            median_p95.append(f"| {detector} | " + " | ".join(
-                f"{np.median(e):.2f} / {np.percentile(e, 95):.2f}" for e in errors.values()) + " |")
-            faulty = np.array([r["non_uniform"] for r in results], bool)
-            sym = errors["symmetry"]
-            by_detector_fault.append(
-                f"| {detector} | {(~faulty).sum()} | {sym[~faulty].mean():.2f} / "
-                f"{np.median(sym[~faulty]):.2f} | {faulty.sum()} | {sym[faulty].mean():.2f} / "
-                f"{np.median(sym[faulty]):.2f} |")
-            print(mae_rmse[-1], median_p95[-1], by_detector_fault[-1], sep="\n", flush=True)
-    lines += ["", f"## Beam centre on {n} simulated frames per detector (1024², no header)", "",
-              "MAE / RMSE in px:", "", *header, *mae_rmse, "", "Median / 95th percentile in px:",
-              "", *header, *median_p95, "",
-              "Symmetry MAE / median in px, on frames without and with a non-uniform detector:",
-              "", "| detector | frames | uniform | frames | non-uniform |", "|---|---|---|---|---|",
-              *by_detector_fault]
+    if args.frames_per_detector > 0:
+        lines += centre_tables(args.frames_per_detector, args.detectors.split(","), args.workers)
     text = "\n".join(lines) + "\n"
     print(text)
     Path(args.out).write_text(text)

@@ -26,7 +26,7 @@ class DetectorModel:
     readout_noise : float
         Gaussian readout noise in counts (CCDs; 0 for photon counters).
     ccd : bool
-        True for integrating CCDs (per-tile offset, readout noise, no gaps).
+        True for integrating CCDs (a pedestal, readout noise, ADU per photon; no gaps).
     adu_per_photon : float
         Counts an integrating CCD records per X-ray photon (1 for photon counters).
     seam : int

@@ -68,7 +68,7 @@ def record(scene: Scene, expected: np.ndarray, rng) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _poisson_table() -> np.ndarray:
-    """(means, U_BINS) uint8: the inverse Poisson CDF at each bin's centre."""
+    """(means, 2**U_BITS) uint8: the inverse Poisson CDF at each uniform bin's centre."""
     means = np.arange(int(TABLE_MAX_MEAN * LAMBDA_STEPS) + 2) / LAMBDA_STEPS
     k = np.arange(128)
     with np.errstate(divide="ignore", invalid="ignore"):
