@@ -50,6 +50,20 @@ def test_cartesian_view_keeps_a_thin_ring_that_nearest_would_drop():
     assert small[32, 32 + 150 // 8 - 1: 32 + 150 // 8 + 1].min() < 230
 
 
+@pytest.mark.parametrize("size", [128, 100])  # a whole and a fractional block
+def test_peak_pooling_keeps_a_one_pixel_streak_that_area_pooling_fades(size):
+    image = np.full((512, 512), 255, np.uint8)
+    image[:, 301] = 0  # a readout streak one pixel wide, full strength
+    area, peak = image_view(image, "cartesian", size, pooling="area+peak")
+    column = round(301 * size / 512)
+    assert area.min() > 150  # averaged with 3+ blank columns
+    assert (peak[:, column - 1: column + 2].min(axis=1) == 0).all()
+    assert (np.delete(peak, np.s_[column - 1: column + 2], axis=1) == 255).all()
+    np.testing.assert_array_equal(area, image_view(image, "cartesian", size))
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        image_view(image, "cartesian", size, pooling="max")
+
+
 def test_polar_view_turns_a_centred_ring_into_a_column():
     image = np.full((512, 512), 255, np.uint8)
     yy, xx = np.mgrid[:512, :512]

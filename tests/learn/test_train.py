@@ -41,6 +41,16 @@ def test_cnn_trains_saves_and_loads_identically(tiny_dataset, tmp_path, represen
     np.testing.assert_array_equal(loaded.thresholds, model.thresholds)
 
 
+def test_area_peak_pooling_feeds_two_channels_and_round_trips(tiny_dataset, tmp_path):
+    model = train_cnn(tiny_dataset, TrainConfig(pooling="area+peak", **SMOKE))
+    assert model.net.conv1.in_channels == 2
+    images = store.images(tiny_dataset, "test")
+    assert model.inputs(images).shape == (len(images), 2, 32, 32)
+    loaded = load_model(save_model(model, tmp_path / "p.safetensors"))
+    assert loaded.metadata["pooling"] == "area+peak"
+    np.testing.assert_array_equal(loaded.predict_proba(images), model.predict_proba(images))
+
+
 def test_half_precision_bundle_is_half_the_size_and_close(tiny_dataset, tmp_path):
     model = train_cnn(tiny_dataset, TrainConfig(**SMOKE))
     full = save_model(model, tmp_path / "full.safetensors")
@@ -155,6 +165,9 @@ def test_pretrained_weights_load_from_a_local_safetensors_file(tmp_path):
     torch.testing.assert_close(net.conv1.weight,
                                torchvision_net.conv1.weight.sum(dim=1, keepdim=True))
     torch.testing.assert_close(net.layer4[1].conv2.weight, torchvision_net.layer4[1].conv2.weight)
+    two = build_network("resnet18", in_channels=2)
+    load_pretrained(two, path)  # a grey input gives the summed filter's response
+    torch.testing.assert_close(two.conv1.weight.sum(dim=1, keepdim=True), net.conv1.weight)
     with pytest.raises(PretrainedWeightsError, match="not found"):
         load_pretrained(net, tmp_path / "absent.safetensors")
     with pytest.raises(PretrainedWeightsError, match="does not match"):

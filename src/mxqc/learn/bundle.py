@@ -15,6 +15,7 @@ import torch
 from mxqc.errors import MxqcError
 from mxqc.learn.cnn import build_network
 from mxqc.learn.model import ClassicalModel, CnnModel, Model
+from mxqc.learn.views import channels
 
 METADATA_KEY = "mxqc"
 DEFAULT_MODEL = "default.safetensors"
@@ -80,7 +81,8 @@ def _load_cnn(path: Path) -> CnnModel:
             state = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, KeyError, json.JSONDecodeError, OSError) as exc:
         raise ModelFileError(f"{path}: not an mxqc CNN bundle ({exc})") from None
-    net = build_network(metadata["model"])
+    net = build_network(metadata["model"],
+                        in_channels=channels(metadata.get("pooling", "area")))
     try:
         net.load_state_dict({k: v.float() if v.is_floating_point() else v
                              for k, v in state.items()})

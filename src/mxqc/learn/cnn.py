@@ -18,12 +18,13 @@ class PretrainedWeightsError(MxqcError):
     """A --pretrained file is missing or is not a matching ResNet state dict."""
 
 
-def build_network(arch: str, *, dropout: float = 0.5) -> nn.Module:
-    """A torchvision ResNet (no weights) taking 1 channel, with a dropout + linear head."""
+def build_network(arch: str, *, dropout: float = 0.5, in_channels: int = 1) -> nn.Module:
+    """A torchvision ResNet (no weights) taking ``in_channels`` image channels, with a
+    dropout + linear head."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {arch!r}")
     net = getattr(models, arch)(weights=None)
-    net.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
     net.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(net.fc.in_features, N_CLASSES))
     return net
 
@@ -50,7 +51,8 @@ def set_body_frozen(net: nn.Module, frozen: bool) -> None:
 def load_pretrained(net: nn.Module, path) -> None:
     """Load ImageNet weights from a local ``.safetensors`` copy of torchvision's state dict.
 
-    The 3-channel first convolution is summed to one channel; the classifier head is new.
+    The 3-channel first convolution is summed to one channel (shared equally among the
+    network's input channels); the classifier head is new.
     Only safetensors is read (no pickles from user paths); convert a torchvision ``.pth``
     you trust once with ``safetensors.torch.save_file(torch.load(p, weights_only=True), out)``.
     """
@@ -67,7 +69,9 @@ def load_pretrained(net: nn.Module, path) -> None:
         raise PretrainedWeightsError(f"{path}: not a safetensors file ({exc})") from None
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
     if "conv1.weight" in state and state["conv1.weight"].shape[1] == 3:
-        state["conv1.weight"] = state["conv1.weight"].sum(dim=1, keepdim=True)
+        wanted = net.conv1.in_channels
+        state["conv1.weight"] = (state["conv1.weight"].sum(dim=1, keepdim=True) / wanted
+                                 ).repeat(1, wanted, 1, 1)
     try:
         missing, unexpected = net.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shapes differ: another architecture's weights
@@ -88,6 +92,8 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def as_input(batch_uint8, device="cpu") -> torch.Tensor:
-    """(n, s, s) uint8 negatives → (n, 1, s, s) float, centred as the network expects."""
-    x = torch.as_tensor(batch_uint8, device=device).unsqueeze(1).float()
+    """(n, s, s) or (n, c, s, s) uint8 negatives → (n, c, s, s) float, centred as the
+    network expects."""
+    x = torch.as_tensor(batch_uint8, device=device)
+    x = (x.unsqueeze(1) if x.ndim == 3 else x).float()
     return (x - 127.5) / 64.0

@@ -72,6 +72,10 @@ class CnnModel(Model):
         return int(self.metadata["input_size"])
 
     @property
+    def pooling(self) -> str:
+        return self.metadata.get("pooling", "area")  # bundles from before pooling existed
+
+    @property
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
 
@@ -83,7 +87,8 @@ class CnnModel(Model):
     def inputs(self, images, centres=None) -> torch.Tensor:
         images, centres = self._check(images, centres)
         return as_input(view_batch(images, self.representation, self.input_size,
-                                   None if not self.needs_centre else centres), self.device)
+                                   None if not self.needs_centre else centres, self.pooling),
+                        self.device)
 
     @torch.inference_mode()
     def logits(self, x: torch.Tensor, *, batch_size: int = 64) -> torch.Tensor:

@@ -108,15 +108,18 @@ def _centre_xy(image: np.ndarray, method: str) -> tuple[float, float]:
 
 
 def views(dataset: Dataset, split: str, representation: str, size: int,
-          method: str | None = None) -> np.ndarray:
-    """(n, size, size) uint8 views for a CNN, cached per representation and size."""
+          method: str | None = None, pooling: str = "area") -> np.ndarray:
+    """(n, size, size) uint8 views for a CNN ((n, 2, size, size) for "area+peak" pooling),
+    cached per representation, size and pooling."""
     stack = images(dataset, split)
     where = None if representation == "cartesian" else centres(dataset, split, method)
+    # (area pooling keeps the key it always had, so existing caches stay valid)
+    extra = {} if pooling == "area" else {"pooling": pooling}
     key = _key(dataset, split, representation=representation, size=size,
-               centre=None if where is None else centre_method(dataset, method))
+               centre=None if where is None else centre_method(dataset, method), **extra)
 
     return _cached(dataset, f"view-{split}-{representation}-{size}-{key}",
-                   lambda: view_batch(stack, representation, size, where))
+                   lambda: view_batch(stack, representation, size, where, pooling))
 
 
 def radial(dataset: Dataset, split: str, method: str | None = None) -> np.ndarray:

@@ -35,7 +35,7 @@ from mxqc.learn.cnn import (
 )
 from mxqc.learn.model import CnnModel
 from mxqc.learn.thresholds import tune_thresholds
-from mxqc.learn.views import IMAGE_REPRESENTATIONS
+from mxqc.learn.views import IMAGE_REPRESENTATIONS, channels
 
 MAX_POS_WEIGHT = 20.0
 
@@ -46,6 +46,7 @@ class TrainConfig:
 
     arch: str = "resnet18"
     representation: str = "cartesian"
+    pooling: str = "area"  # "area+peak": a second channel keeps 1-px features (views.py)
     sizes: tuple[int, ...] = (64, 128, 256)
     epochs: tuple[int, ...] = (8, 16, 8)  # most unfrozen epochs per size
     frozen_epochs: int = 1
@@ -67,6 +68,7 @@ class TrainConfig:
     def __post_init__(self):
         if self.representation not in IMAGE_REPRESENTATIONS:
             raise ValueError(f"CNN representation must be one of {IMAGE_REPRESENTATIONS}")
+        channels(self.pooling)
         if len(self.sizes) != len(self.epochs) or not self.sizes:
             raise ValueError("give one epoch count per size")
 
@@ -246,7 +248,8 @@ def train_cnn(dataset: Dataset, config: TrainConfig = TrainConfig(), *,
     if not config.pos_weight:
         weights = torch.ones_like(weights)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=weights)
-    net = build_network(config.arch, dropout=config.dropout)
+    net = build_network(config.arch, dropout=config.dropout,
+                        in_channels=channels(config.pooling))
     if config.pretrained:
         load_pretrained(net, config.pretrained)
     net.to(device)
@@ -257,7 +260,8 @@ def train_cnn(dataset: Dataset, config: TrainConfig = TrainConfig(), *,
     for size, epochs, stage_end in zip(config.sizes, config.epochs, stage_ends, strict=True):
         # whole splits as uint8 on the device: batches are then slices, never copies
         x_tr, x_val = (torch.as_tensor(store.views(dataset, split, config.representation, size,
-                                                   config.centre_method), device=device)
+                                                   config.centre_method, config.pooling),
+                                       device=device)
                        for split in ("train", "val"))
         set_body_frozen(net, True)
         if lr is None:
@@ -275,7 +279,7 @@ def train_cnn(dataset: Dataset, config: TrainConfig = TrainConfig(), *,
     run.emit(event="done", val_loss=round(val_loss, 5), thresholds=thresholds.tolist())
     metadata = {
         "kind": "cnn", "model": config.arch, "representation": config.representation,
-        "input_size": config.sizes[-1], "classes": list(CLASSES),
+        "pooling": config.pooling, "input_size": config.sizes[-1], "classes": list(CLASSES),
         "thresholds": thresholds.tolist(), "config": asdict(config),
         "normalisation": dataset_normalisation(dataset),
         "centre_method": store.centre_method(dataset, config.centre_method),

@@ -51,22 +51,23 @@ def heatmaps(model: CnnModel, x: torch.Tensor, centres, classes) -> np.ndarray:
 
 @torch.inference_mode()
 def annular_occlusion(model: CnnModel, x: torch.Tensor, centre, classes) -> np.ndarray:
-    """(len(classes), s, s) maps in [0, 1] for one input ``x`` (1, 1, s, s): the drop of
+    """(len(classes), s, s) maps in [0, 1] for one input ``x`` (1, c, s, s): the drop of
     each class's logit when an annulus about ``centre`` is replaced by the radial
-    background, painted on that annulus."""
-    image = x[0, 0].float().cpu().numpy()
-    s = image.shape[0]
+    background (in every channel), painted on that annulus."""
+    image = x[0].float().cpu().numpy()
+    s = image.shape[-1]
     yy, xx = np.mgrid[:s, :s]
     annulus = (np.hypot(xx - centre[0], yy - centre[1]) / ANNULUS_PX).astype(int)
     counts = np.maximum(np.bincount(annulus.ravel()), 1)
-    profile = np.bincount(annulus.ravel(), image.ravel()) / counts
-    background = median_filter(profile, size=BACKGROUND_ANNULI, mode="nearest")[annulus]
+    background = np.stack([
+        median_filter(np.bincount(annulus.ravel(), channel.ravel()) / counts,
+                      size=BACKGROUND_ANNULI, mode="nearest")[annulus] for channel in image])
     present = np.unique(annulus)
     batch = np.repeat(image[None], len(present), axis=0)
     for k, a in enumerate(present):
         inside = annulus == a
-        batch[k][inside] = background[inside]
-    inputs = torch.as_tensor(np.concatenate([image[None], batch])[:, None], device=x.device)
+        batch[k][:, inside] = background[:, inside]
+    inputs = torch.as_tensor(np.concatenate([image[None], batch]), device=x.device)
     # bf16 halves the cost on CPUs with AVX-512 BF16; logit drops that matter are ≫ its error
     with torch.autocast(x.device.type, dtype=torch.bfloat16):
         logits = model.net.eval()(inputs)[:, classes].float()
@@ -79,7 +80,7 @@ def annular_occlusion(model: CnnModel, x: torch.Tensor, centre, classes) -> np.n
 
 
 def grad_cam(model: CnnModel, x: torch.Tensor, classes) -> np.ndarray:
-    """(n, len(classes), s, s) float32 heatmaps in [0, 1] for inputs ``x`` (n, 1, s, s).
+    """(n, len(classes), s, s) float32 heatmaps in [0, 1] for inputs ``x`` (n, c, s, s).
 
     For class c: ReLU(Σ_k α_k A_k) over the activations A of ``layer3`` with α_k the
     spatial mean of d logit_c / d A_k, upsampled bilinearly, times the Gaussian-smoothed
@@ -104,7 +105,7 @@ def grad_cam(model: CnnModel, x: torch.Tensor, classes) -> np.ndarray:
                 cam = torch.relu((g_acts.mean(dim=(2, 3), keepdim=True) * acts).sum(dim=1,
                                                                                   keepdim=True))
                 cam = F.interpolate(cam, size=(s, s), mode="bilinear", align_corners=False)
-                maps.append((cam * _smooth(g_x.abs())).squeeze(1))
+                maps.append((cam * _smooth(g_x.abs().sum(dim=1, keepdim=True))).squeeze(1))
     finally:
         hook.remove()
     heat = torch.stack(maps, dim=1).detach()
