@@ -15,11 +15,13 @@ from mxqc.console import console, err_console
 from mxqc.errors import MxqcError
 
 CNN_PRESETS = {
-    # 10,000 simulated frames on 2 CPU cores in ≤ 90 min: 64² then 128² (≈ 80 img/s in bf16);
-    # 256² would cost ~8 min per epoch (see README). 7 and 31 epochs end warm-restart cycles
-    # (1 + 2 + 4 + 8 + 16 epochs).
-    "default": dict(arch="resnet18", representation="cartesian", sizes=(64, 128),
-                    epochs=(7, 31), batch_size=32, time_budget_s=80 * 60),
+    # 10,000 simulated frames on 2 CPU cores in ≤ 90 min (bf16): 64², then 128² (≈ 80
+    # img/s, ~2 min an epoch) to learn the classes, then 256² (~8 min an epoch) so that
+    # thin features (1-px readout streaks, diffuse haloes a few pixels wide) are resolved.
+    # The budget ends 128² after ~12 epochs and 256² after ~5; 7 and 15 epochs end
+    # warm-restart cycles (1 + 2 + 4 + 8).
+    "default": dict(arch="resnet18", representation="cartesian", sizes=(64, 128, 256),
+                    epochs=(7, 15, 7), batch_size=32, time_budget_s=80 * 60),
     "paper": dict(arch="resnet50", representation="cartesian", sizes=(64, 128, 256, 512),
                   epochs=(10, 10, 10, 10), batch_size=16),
     "smoke": dict(arch="resnet18", sizes=(32,), epochs=(1,), frozen_epochs=0, batch_size=8,
@@ -65,6 +67,10 @@ def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Refle
           representation: Annotated[str | None, typer.Option(
               help="cartesian|polar-min|polar-max (CNN) or radial (classical) [default: "
                    "the preset's, cartesian or radial]")] = None,
+          pooling: Annotated[str | None, typer.Option(
+              help="CNN input channels: area (the paper's mean of each block) or area+peak "
+                   "(plus each block's strongest pixel, for 1-px features) [default: the "
+                   "preset's, or area]")] = None,
           preset: Annotated[str | None, typer.Option(
               help=f"CNN settings: {', '.join(CNN_PRESETS)} (other options override it).")
           ] = None,
@@ -113,6 +119,7 @@ def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Refle
             raise typer.BadParameter(f"must be one of {sorted(CNN_PRESETS)}", param_hint="--preset")
         settings = dict(CNN_PRESETS[preset]) if preset else {}
         for key, value in (("arch", model), ("representation", representation),
+                           ("pooling", pooling),
                            ("sizes", sizes and _ints(sizes)), ("epochs", epochs and _ints(epochs)),
                            ("batch_size", batch_size), ("lr", lr), ("pretrained", pretrained),
                            ("time_budget_s", time_budget and time_budget * 60)):
@@ -126,7 +133,8 @@ def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Refle
             config = TrainConfig(**settings, threshold_beta=beta, seed=seed, device=device)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-        console.print(f"training {config.arch} on {config.representation} views, sizes "
+        console.print(f"training {config.arch} on {config.representation} views "
+                      f"({config.pooling} pooling), sizes "
                       f"{config.sizes}, batch {config.batch_size}, on "
                       f"{resolve_device(config.device)}")
         with open(log_path, "w") as log:

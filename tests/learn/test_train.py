@@ -20,6 +20,7 @@ from mxqc.learn import (
     train_cnn,
 )
 from mxqc.learn.cnn import PretrainedWeightsError, build_network, load_pretrained
+from mxqc.learn.model import _cpu_has_bf16
 from mxqc.learn.train import lr_range_test
 
 SMOKE = dict(sizes=(32,), epochs=(1,), frozen_epochs=0, batch_size=8, lr=1e-3, threads=1)
@@ -49,6 +50,19 @@ def test_area_peak_pooling_feeds_two_channels_and_round_trips(tiny_dataset, tmp_
     loaded = load_model(save_model(model, tmp_path / "p.safetensors"))
     assert loaded.metadata["pooling"] == "area+peak"
     np.testing.assert_array_equal(loaded.predict_proba(images), model.predict_proba(images))
+
+
+def test_inference_runs_in_the_precision_the_network_was_trained_in(tiny_dataset):
+    model = train_cnn(tiny_dataset, TrainConfig(**SMOKE, bf16=False))
+    assert not model.bf16
+    images = store.images(tiny_dataset, "test")
+    fp32 = model.predict_proba(images)
+    model.metadata["config"]["bf16"] = True
+    assert model.bf16 == _cpu_has_bf16()
+    if model.bf16:  # bf16 rounds the activations: close, not equal
+        bf16 = model.predict_proba(images)
+        assert not np.array_equal(bf16, fp32)
+        np.testing.assert_allclose(bf16, fp32, atol=0.1)
 
 
 def test_half_precision_bundle_is_half_the_size_and_close(tiny_dataset, tmp_path):

@@ -17,7 +17,7 @@ ICE = CLASSES.index("ice_ring")
 
 def _ring_mask(sim, model, half_width):
     """The normalised frame, its beam centre at the model's input size, and a mask of the
-    strong ice rings (±half_width input pixels)."""
+    strong ice rings (±half_width pixels at 128², scaled with the model's input size)."""
     norm = normalise(sim.counts, **model.normalisation)
     size = model.input_size
     scale = norm.mapping.scale * size / norm.image.shape[0]
@@ -29,7 +29,7 @@ def _ring_mask(sim, model, half_width):
     for d, strength in ICE_IH:
         if strength >= 0.25:
             radius = float(sim.geometry.radius_px(d)) * scale
-            mask |= np.abs(dist - radius) <= half_width
+            mask |= np.abs(dist - radius) <= half_width * size / 128
     return norm, (cx, cy), mask
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 from scipy.special import expit
@@ -90,11 +92,19 @@ class CnnModel(Model):
                                    None if not self.needs_centre else centres, self.pooling),
                         self.device)
 
+    @property
+    def bf16(self) -> bool:
+        """Infer in bfloat16 as the network was trained (its thresholds were tuned on bf16
+        outputs) wherever the hardware does bf16 natively: CUDA GPUs, and CPUs with
+        AVX-512 BF16 or AMX (about twice as fast as float32 there)."""
+        if not self.metadata.get("config", {}).get("bf16", True):
+            return False
+        return self.device.type == "cuda" or _cpu_has_bf16()
+
     @torch.inference_mode()
     def logits(self, x: torch.Tensor, *, batch_size: int = 64) -> torch.Tensor:
         self.net.eval()
-        bf16 = bool(self.metadata.get("bf16_inference", False)) or self.device.type == "cuda"
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             out = [self.net(x[i:i + batch_size]).float() for i in range(0, len(x), batch_size)]
         return torch.cat(out) if out else torch.empty(0, len(CLASSES), device=self.device)
 
@@ -104,6 +114,14 @@ class CnnModel(Model):
 
     def predict_proba(self, images, centres=None) -> np.ndarray:
         return self.probabilities(self.inputs(images, centres))
+
+
+@functools.cache
+def _cpu_has_bf16() -> bool:
+    try:  # (no public API; emulated bf16 would be slower than float32)
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def classical_scores(pipeline, x) -> np.ndarray:

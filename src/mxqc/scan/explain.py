@@ -28,7 +28,9 @@ from mxqc.scan.rings import RING_EVIDENCE
 
 SMOOTHING_PX = 2.0  # Gaussian σ of the input-gradient magnitude, in input pixels
 RING_CLASSES = frozenset(CLASSES.index(c) for c in RING_EVIDENCE)
-ANNULUS_PX = 3.0  # annulus width at the model's input size
+# annulus width as a fraction of the input size (3 px at 128²): the same width on the
+# detector, and the same number of forward passes, whatever the model's input size
+ANNULUS_FRACTION = 3.0 / 128
 BACKGROUND_ANNULI = 7  # running-median window of the radial background, in annuli
 
 
@@ -57,7 +59,7 @@ def annular_occlusion(model: CnnModel, x: torch.Tensor, centre, classes) -> np.n
     image = x[0].float().cpu().numpy()
     s = image.shape[-1]
     yy, xx = np.mgrid[:s, :s]
-    annulus = (np.hypot(xx - centre[0], yy - centre[1]) / ANNULUS_PX).astype(int)
+    annulus = (np.hypot(xx - centre[0], yy - centre[1]) / (ANNULUS_FRACTION * s)).astype(int)
     counts = np.maximum(np.bincount(annulus.ravel()), 1)
     background = np.stack([
         median_filter(np.bincount(annulus.ravel(), channel.ravel()) / counts,
