@@ -10,6 +10,7 @@ from safetensors.torch import save_file
 from torchvision import models
 
 from mxqc.classes import CLASSES
+from mxqc.cli_learn import CNN_PRESETS
 from mxqc.learn import (
     ModelFileError,
     TrainConfig,
@@ -193,7 +194,9 @@ def test_the_default_model_ships_and_loads_without_a_path():
 
     model = mxqc.load_model()
     assert model.metadata["classes"] == list(CLASSES)
-    assert model.metadata["model"] == "resnet18" and model.input_size == 128
+    preset = CNN_PRESETS["default"]  # the shipped model is what the preset trains
+    assert model.metadata["model"] == preset["arch"]
+    assert model.input_size == preset["sizes"][-1]
     assert model.normalisation == {"size": 512, "resize": "area", "variant": "paper"}
     assert len(model.thresholds) == len(CLASSES)
     assert model.metadata["test_metrics"]["frames"] >= 1000
