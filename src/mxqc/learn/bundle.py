@@ -81,8 +81,11 @@ def _load_cnn(path: Path) -> CnnModel:
             state = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, KeyError, json.JSONDecodeError, OSError) as exc:
         raise ModelFileError(f"{path}: not an mxqc CNN bundle ({exc})") from None
-    net = build_network(metadata["model"],
-                        in_channels=channels(metadata.get("pooling", "area")))
+    try:
+        net = build_network(metadata["model"],
+                            in_channels=channels(metadata.get("pooling", "area")))
+    except (KeyError, ValueError) as exc:
+        raise ModelFileError(f"{path}: not an mxqc CNN bundle ({exc})") from None
     try:
         net.load_state_dict({k: v.float() if v.is_floating_point() else v
                              for k, v in state.items()})
