@@ -15,8 +15,8 @@ from mxqc.console import console, err_console
 from mxqc.errors import MxqcError
 
 CNN_PRESETS = {
-    # 10,000 simulated frames on 2 CPU cores in ≤ 90 min (bf16): 64², then 128² (≈ 80
-    # img/s, ~2 min an epoch) to learn the classes, then 256² (~8 min an epoch) so that
+    # 10,000 simulated frames on 2 CPU cores in ≤ 90 min (bf16): 64², then 128² (~100
+    # img/s, 1.5 min an epoch) to learn the classes, then 256² (~26 img/s, 5 min) so that
     # thin features (1-px readout streaks, diffuse haloes a few pixels wide) are resolved.
     # Within the budget the shipped model ran all 15 epochs at 128² and 7 at 256² (81 min);
     # 7 and 15 epochs end warm-restart cycles (1 + 2 + 4 + 8).
