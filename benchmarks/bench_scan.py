@@ -28,7 +28,8 @@ STAGES = ("t_read_ms", "t_normalise_ms", "t_centre_ms", "t_rings_ms", "t_inferen
 
 
 def run(kind: str, frames: int, workers: int, model: str | None, tmp: Path,
-        device: str = "cpu", heatmap_every: int = ScanOptions.heatmap_every) -> dict:
+        device: str = "cpu", heatmap_every: int = ScanOptions.heatmap_every,
+        tta: int = 1) -> dict:
     src = tmp / kind
     if not src.exists():
         sim_workers = max(2, workers)
@@ -47,7 +48,7 @@ def run(kind: str, frames: int, workers: int, model: str | None, tmp: Path,
     start = time.perf_counter()
     summary = scan([src], out, options=ScanOptions(
         model_path=model, device=device, heatmaps=heatmap_every > 0,
-        heatmap_every=max(heatmap_every, 1)),
+        heatmap_every=max(heatmap_every, 1), tta=tta),
                    workers=workers, batch_size=8, progress=progress)
     seconds = time.perf_counter() - start
     # steady state: from the first finished batch of every worker to the last batch, i.e.
@@ -71,6 +72,7 @@ def main():
     parser.add_argument("--device", default="cpu", help="where the CNN runs (cpu, cuda)")
     parser.add_argument("--heatmap-every", type=int, default=ScanOptions.heatmap_every,
                         help="heatmaps for one in N flagged frames; 0: none")
+    parser.add_argument("--tta", type=int, default=1, help="test-time views per frame")
     parser.add_argument("--kinds", nargs="+", default=["pilatus6m-cbf", "eiger16m-h5"])
     parser.add_argument("--out", default=str(Path(__file__).with_name("results-scan.md")))
     args = parser.parse_args()
@@ -79,13 +81,14 @@ def main():
         for kind in args.kinds:
             for workers in args.workers:
                 results.append(run(kind, args.frames, workers, args.model, Path(tmp),
-                                   args.device, args.heatmap_every))
+                                   args.device, args.heatmap_every, args.tta))
                 print(results[-1], flush=True)
     header = ["frames", "workers", "frames/s", "steady frames/s",
               *(s[2:-3] + " ms" for s in STAGES)]
     lines = [f"# Scan benchmark ({time.strftime('%Y-%m-%d')}, {args.frames} frames each, "
              f"CNN on {args.device}, {os.cpu_count()} CPU cores, heatmaps for "
-             + (f"1 in {args.heatmap_every} flagged frames)" if args.heatmap_every else "none)"),
+             + (f"1 in {args.heatmap_every} flagged frames" if args.heatmap_every else "none")
+             + f", {args.tta} test-time view(s))",
              "",
              "| data | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
     for r in results:

@@ -163,16 +163,43 @@ def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Refle
                   f"{summary['thresholds']}; log {log_path}")
 
 
-def _scores_for(model_path: str, dataset, split: str):
-    from mxqc.learn import load_model
-    from mxqc.learn.evaluate import predict_split
+TTA_HELP = ("Test-time views averaged per image (Cartesian CNNs): 1, 4 (the quarter turns) "
+            "or 8 (and their mirror images); costs that many forward passes.")
+
+
+def _load(model_path: str | None, tta: int = 1, *, strict: bool = True):
+    """Load a model (exit with the error on a bad file) and set its test-time views;
+    ``strict=False`` leaves models that cannot take them at one view."""
+    from mxqc.learn import CnnModel, load_model
 
     try:
         model = load_model(model_path)
     except MxqcError as exc:
         err_console.print(f"[red]error[/red] {exc}")
         raise typer.Exit(code=1) from None
+    if tta != 1 and (strict or (isinstance(model, CnnModel)
+                                and model.representation == "cartesian")):
+        if not isinstance(model, CnnModel):
+            raise typer.BadParameter("test-time views need a CNN", param_hint="--tta")
+        try:
+            model.set_tta(tta)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--tta") from None
+        if not model.thresholds_tuned:
+            console.print(f"[yellow]note[/yellow] {model.name} has no thresholds tuned for "
+                          f"{tta} views; using its single-view ones (`mxqc tune` adds them)")
+    return model
+
+
+def _scores_for(model_path: str, dataset, split: str, tta: int = 1, *, strict: bool = True):
+    from mxqc.learn.evaluate import predict_split
+
+    model = _load(model_path, tta, strict=strict)
     return model, predict_split(model, dataset, split)
+
+
+def _display_name(model) -> str:
+    return model.name if model.tta == 1 else f"{model.name} ({model.tta} views)"
 
 
 def _print_multilabel(named_tables: dict) -> None:
@@ -191,22 +218,25 @@ def evaluate(model_path: Annotated[str, typer.Argument(help="Model file.")],
              dataset_dir: Annotated[str, typer.Argument(help="Data set in the RefleX layout.")],
              split: Annotated[str, typer.Option(help="train, val, test or all.")] = "test",
              out: Annotated[str | None, typer.Option(
-                 help="Directory for tables and plots (default: next to the model).")] = None):
+                 help="Directory for tables and plots (default: next to the model).")] = None,
+             tta: Annotated[int, typer.Option(help=TTA_HELP)] = 1):
     """The paper's Tables 3–5 (both metric definitions) and ROC/PR/confusion plots."""
     from mxqc.classes import CLASSES
     from mxqc.learn.evaluate import plot_curves, score_table, write_tables
     from mxqc.metrics import PER_CLASS_MEASURES
 
     dataset = _open(dataset_dir)
-    model, (truth, scores) = _scores_for(model_path, dataset, split)
+    model, (truth, scores) = _scores_for(model_path, dataset, split, tta)
+    name = _display_name(model)
+    views = "" if tta == 1 else f"-tta{tta}"
     out_dir = Path(out) if out else Path(model_path).with_name(
-        f"{Path(model_path).stem}-eval-{split}")
+        f"{Path(model_path).stem}-eval-{split}{views}")
     tables = score_table(truth, scores, model.thresholds)
-    written = write_tables(out_dir, {model.name: tables})
+    written = write_tables(out_dir, {name: tables})
     plot_curves(out_dir / "curves.png", truth, scores, model.thresholds,
-                title=f"{model.name} on {dataset.root.name} ({split}, {len(truth)} frames)")
-    _print_multilabel({model.name: tables})
-    per_class = Table(title=f"{model.name}: per class")
+                title=f"{name} on {dataset.root.name} ({split}, {len(truth)} frames)")
+    _print_multilabel({name: tables})
+    per_class = Table(title=f"{name}: per class")
     for column in ("class", *PER_CLASS_MEASURES):
         per_class.add_column(column)
     for c in CLASSES:
@@ -225,7 +255,9 @@ def compare(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Ref
             val_dataset: Annotated[str | None, typer.Option(
                 help="Data set whose val split tunes the ensemble's thresholds, when DATASET "
                      "is a separate test set (default: DATASET).")] = None,
-            out: Annotated[str, typer.Option(help="Directory for the tables.")] = "compare"):
+            out: Annotated[str, typer.Option(help="Directory for the tables.")] = "compare",
+            tta: Annotated[int, typer.Option(help=TTA_HELP + " Applies to the Cartesian "
+                                             "CNNs.")] = 1):
     """Several models on one split, one table like the paper's Table 3."""
     from mxqc.learn.evaluate import predict_split, score_table, write_tables
     from mxqc.learn.thresholds import tune_thresholds
@@ -233,8 +265,8 @@ def compare(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Ref
     dataset = _open(dataset_dir)
     named, members = {}, []
     for path in models:
-        model, (truth, scores) = _scores_for(path, dataset, split)
-        named[model.name] = score_table(truth, scores, model.thresholds)
+        model, (truth, scores) = _scores_for(path, dataset, split, tta, strict=False)
+        named[_display_name(model)] = score_table(truth, scores, model.thresholds)
         if model.metadata["kind"] == "cnn":
             members.append((model, scores))
     if ensemble:
@@ -309,6 +341,30 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
+def tune(model_path: Annotated[str, typer.Argument(help="Model file.")],
+         dataset_dir: Annotated[str, typer.Argument(help="Labelled data set (RefleX layout).")],
+         out: Annotated[str, typer.Option(help="Where to write the re-tuned model.")],
+         split: Annotated[str, typer.Option(help="Split whose labels tune them.")] = "val",
+         f2: Annotated[bool, typer.Option(help="Maximise F2 (recall first), not F1.")] = False):
+    """Re-tune a model's per-class thresholds on labelled frames (e.g. your own beamline's),
+    for 1, 4 and 8 test-time views of a Cartesian CNN; the weights are unchanged."""
+    from mxqc.learn import save_model
+    from mxqc.learn.evaluate import tune_model_thresholds
+
+    dataset = _open(dataset_dir)
+    model = _load(model_path)
+    if Path(out).suffix != Path(model_path).suffix:
+        raise typer.BadParameter(f"keep the model's suffix ({Path(model_path).suffix})",
+                                 param_hint="--out")
+    with console.status(f"scoring {model.name} on {dataset.root.name} ({split})"):
+        tune_model_thresholds(model, dataset, split, beta=2.0 if f2 else 1.0)
+    path = save_model(model, out, half=model.metadata.get("weights_dtype") == "float16")
+    for views, values in {"1": model.metadata["thresholds"],
+                          **model.metadata.get("tta_thresholds", {})}.items():
+        console.print(f"{views} view(s): " + ", ".join(f"{v:.2f}" for v in values))
+    console.print(f"wrote {path}")
+
+
 def model(path: Annotated[str | None, typer.Argument(
         help="Model file (default: the shipped default model).")] = None):
     """What a model file holds: architecture, view, classes, thresholds, data, metrics."""
@@ -328,4 +384,5 @@ def register(app: typer.Typer) -> None:
     app.command()(train)
     app.command()(evaluate)
     app.command()(compare)
+    app.command()(tune)
     app.command("grid-search")(grid_search)

@@ -27,6 +27,23 @@ def parse_frames(text: str | None) -> slice | None:
     return slice(*parts)
 
 
+def _check_tta(model_path: str | None, tta: int) -> None:
+    """Refuse test-time views the model cannot take before any worker starts."""
+    from mxqc.errors import MxqcError
+    from mxqc.learn import CnnModel, load_model
+
+    try:
+        model = load_model(model_path)
+    except MxqcError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--model") from None
+    if not isinstance(model, CnnModel):
+        raise typer.BadParameter("test-time views need a CNN", param_hint="--tta")
+    try:
+        model.set_tta(tta)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--tta") from None
+
+
 def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or globs.")],
          out: Annotated[str, typer.Option("--out", help="Result directory.")],
          model: Annotated[str | None, typer.Option(help="Model file (default: shipped).")
@@ -51,6 +68,9 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
          batch_size: Annotated[int, typer.Option(help="Frames per batch.")] = 16,
          device: Annotated[str, typer.Option(
              help="Where the CNN runs: cpu, cuda or auto.")] = "cpu",
+         tta: Annotated[int, typer.Option(
+             help="Test-time views averaged per frame: 1, 4 or 8 (Cartesian CNNs); costs "
+                  "that many forward passes.")] = 1,
          report: Annotated[bool, typer.Option(help="Write report.html.")] = True):
     """Per-frame anomaly probabilities, labels, beam centre, rings and heatmaps."""
     from mxqc.scan import ScanOptions
@@ -59,8 +79,11 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
     if centre_method not in CENTRE_METHODS:
         raise typer.BadParameter(f"must be one of {sorted(CENTRE_METHODS)}",
                                  param_hint="--centre")
+    if tta != 1:
+        _check_tta(model, tta)
     options = ScanOptions(model_path=model, centre_method=centre_method, rings=rings,
-                          heatmaps=heatmaps, heatmap_every=heatmap_every, device=device)
+                          heatmaps=heatmaps, heatmap_every=heatmap_every, device=device,
+                          tta=tta)
     columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]:.1f} frames/s"), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:

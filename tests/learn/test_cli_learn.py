@@ -3,7 +3,7 @@
 from typer.testing import CliRunner
 
 from mxqc.cli import app
-from mxqc.learn import load_model
+from mxqc.learn import load_model, save_model
 
 runner = CliRunner(env={"COLUMNS": "200"})
 
@@ -41,6 +41,35 @@ def test_train_evaluate_compare(tiny_dataset, tmp_path):
     table = (tmp_path / "cmp" / "multilabel_mxqc.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in table[1:]] == ["cnn", "nb", "polar",
                                                         "ensemble(cnn+polar)"]
+    result = runner.invoke(app, ["compare", root, str(cnn), str(nb), "--tta", "4",
+                                 "--out", str(tmp_path / "cmp4")])
+    assert result.exit_code == 0, result.output
+    table = (tmp_path / "cmp4" / "multilabel_mxqc.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in table[1:]] == ["cnn (4 views)", "nb"]
+
+
+def test_tune_rewrites_thresholds_and_evaluate_uses_the_views(tiny_dataset, tmp_path):
+    root = str(tiny_dataset.root)
+    cnn = tmp_path / "cnn.safetensors"
+    assert runner.invoke(app, ["train", root, "--out", str(cnn), "--preset", "smoke",
+                               "--half"]).exit_code == 0
+    old = load_model(cnn)
+    old.metadata.pop("tta_thresholds")  # as a bundle from before test-time views
+    save_model(old, cnn, half=True)
+    result = runner.invoke(app, ["evaluate", str(cnn), root, "--tta", "8"])
+    assert result.exit_code == 0, result.output
+    assert "no thresholds tuned for 8 views" in result.output
+    assert (tmp_path / "cnn-eval-test-tta8" / "tables.md").is_file()
+    tuned = tmp_path / "tuned.safetensors"
+    result = runner.invoke(app, ["tune", str(cnn), root, "--f2", "--out", str(tuned)])
+    assert result.exit_code == 0, result.output
+    model = load_model(tuned)
+    assert model.metadata["thresholds_tuning"]["beta"] == 2.0
+    assert set(model.metadata["tta_thresholds"]) == {"4", "8"}
+    assert model.metadata["weights_dtype"] == "float16"
+    assert abs(tuned.stat().st_size - cnn.stat().st_size) < 10_000  # still float16
+    result = runner.invoke(app, ["evaluate", str(tuned), root, "--tta", "3"])
+    assert result.exit_code == 2 and "one of (1, 4, 8)" in result.output
 
 
 def test_bad_inputs_give_clear_errors(tiny_dataset, tmp_path):

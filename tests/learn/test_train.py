@@ -87,6 +87,43 @@ def test_thresholds_from_the_bundle_decide_the_labels(tiny_dataset, tmp_path):
     np.testing.assert_array_equal(loaded.predict(images), (scores > thresholds).astype(int))
 
 
+def test_test_time_views_make_scores_invariant_under_their_transforms(tiny_dataset):
+    model = train_cnn(tiny_dataset, TrainConfig(**SMOKE, bf16=False))
+    images = store.images(tiny_dataset, "test")[:6]
+    turned, mirrored = np.rot90(images, 1, axes=(1, 2)).copy(), images[:, :, ::-1].copy()
+    single = model.predict_proba(images)
+    assert np.abs(model.predict_proba(turned) - single).max() > 1e-4  # not invariant alone
+    model.set_tta(4)
+    four = model.predict_proba(images)
+    np.testing.assert_allclose(model.predict_proba(turned), four, atol=1e-5)
+    assert np.abs(model.predict_proba(mirrored) - four).max() > 1e-4
+    model.set_tta(8)
+    np.testing.assert_allclose(model.predict_proba(mirrored), model.predict_proba(images),
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="one of"):
+        model.set_tta(3)
+
+
+def test_thresholds_are_tuned_and_stored_for_each_number_of_views(tiny_dataset, tmp_path):
+    model = train_cnn(tiny_dataset, TrainConfig(**SMOKE))
+    assert set(model.metadata["tta_thresholds"]) == {"4", "8"}
+    assert model.metadata["thresholds_tuning"]["split"] == "val"
+    loaded = load_model(save_model(model, tmp_path / "v.safetensors"))
+    for views in (1, 4, 8):
+        loaded.set_tta(views)
+        assert loaded.thresholds_tuned
+        stored = (loaded.metadata["thresholds"] if views == 1
+                  else loaded.metadata["tta_thresholds"][str(views)])
+        np.testing.assert_array_equal(loaded.thresholds, stored)
+    del loaded.metadata["tta_thresholds"]  # an older bundle: single-view thresholds serve
+    assert not loaded.thresholds_tuned
+    np.testing.assert_array_equal(loaded.thresholds, loaded.metadata["thresholds"])
+    polar = train_cnn(tiny_dataset, TrainConfig(representation="polar-min", **SMOKE))
+    assert "tta_thresholds" not in polar.metadata
+    with pytest.raises(ValueError, match="Cartesian"):
+        polar.set_tta(4)
+
+
 def test_progressive_sizes_frozen_phases_and_early_stopping_are_logged(tiny_dataset):
     config = TrainConfig(sizes=(32, 48), epochs=(3, 2), frozen_epochs=1, batch_size=16,
                          lr=None, patience=1, threads=1)

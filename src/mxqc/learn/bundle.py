@@ -30,12 +30,13 @@ class ModelFileError(MxqcError):
 def save_model(model: Model, path, *, half: bool = False) -> Path:
     """Write ``model`` to ``path`` (``.safetensors`` for CNNs, ``.skops`` for classical)."""
     path = Path(path)
-    metadata = json.dumps(model.metadata)
     if isinstance(model, CnnModel):
         from safetensors.torch import save_file
 
         if path.suffix != ".safetensors":
             raise ValueError(f"{path}: a CNN is saved as .safetensors")
+        model.metadata["weights_dtype"] = "float16" if half else "float32"
+        metadata = json.dumps(model.metadata)
         dtype = torch.float16 if half else torch.float32
         state = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous()
                  for k, v in model.net.state_dict().items()}
@@ -43,6 +44,7 @@ def save_model(model: Model, path, *, half: bool = False) -> Path:
     elif isinstance(model, ClassicalModel):
         import skops.io as sio
 
+        metadata = json.dumps(model.metadata)
         if path.suffix != ".skops":
             raise ValueError(f"{path}: a classical model is saved as .skops")
         sio.dump({"pipeline": model.pipeline, "metadata": metadata}, path)
@@ -86,6 +88,9 @@ def _load_cnn(path: Path) -> CnnModel:
                             in_channels=channels(metadata.get("pooling", "area")))
     except (KeyError, ValueError) as exc:
         raise ModelFileError(f"{path}: not an mxqc CNN bundle ({exc})") from None
+    # bundles from before the key existed: what the file holds
+    metadata.setdefault("weights_dtype", "float16" if any(
+        v.dtype == torch.float16 for v in state.values()) else "float32")
     try:
         net.load_state_dict({k: v.float() if v.is_floating_point() else v
                              for k, v in state.items()})

@@ -92,6 +92,13 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def dihedral(x: torch.Tensor, t: int) -> torch.Tensor:
+    """Transform ``t`` (0–7) of the square's dihedral group on (n, c, s, s) inputs: t % 4
+    quarter turns, mirrored for t ≥ 4. 0 is the identity; 0–3 are the rotations."""
+    x = torch.rot90(x, t % 4, dims=(2, 3))
+    return torch.flip(x, dims=(3,)) if t >= 4 else x
+
+
 def as_input(batch_uint8, device="cpu") -> torch.Tensor:
     """(n, s, s) or (n, c, s, s) uint8 negatives → (n, c, s, s) float, centred as the
     network expects."""

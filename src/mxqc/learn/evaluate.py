@@ -36,6 +36,19 @@ def predict_split(model: Model, dataset: Dataset, split: str = "test", *,
     return truth, scores
 
 
+def tune_model_thresholds(model: Model, dataset: Dataset, split: str = "val", *,
+                          beta: float = 1.0) -> None:
+    """Tune ``model``'s thresholds on a labelled split (for every number of test-time
+    views a Cartesian CNN allows) and record where they came from."""
+    truth = store.split_table(dataset, split).labels
+    centres = None
+    if model.needs_centre:
+        centres = store.centres(dataset, split, model.metadata.get("centre_method"))
+    model.tune_thresholds(store.images(dataset, split), truth, centres, beta=beta)
+    model.metadata["thresholds_tuning"] = {"dataset": str(dataset.root), "split": split,
+                                           "frames": len(truth), "beta": beta}
+
+
 def score_table(truth, scores, thresholds) -> dict:
     """Both definitions of every measure: ours ('mxqc') and the original code's ('reflex')."""
     return {"multilabel": {"mxqc": multilabel_scores(truth, scores, threshold=thresholds),

@@ -9,8 +9,11 @@ import torch
 from scipy.special import expit
 
 from mxqc.classes import CLASSES
-from mxqc.learn.cnn import as_input
+from mxqc.learn.cnn import as_input, dihedral
+from mxqc.learn.thresholds import tune_thresholds as best_thresholds
 from mxqc.learn.views import needs_centre, radial_vectors, view_batch
+
+TTA_VIEWS = (1, 4, 8)
 
 
 class Model:
@@ -22,8 +25,7 @@ class Model:
 
     def __init__(self, metadata: dict):
         self.metadata = dict(metadata)
-        self.thresholds = np.asarray(self.metadata.get("thresholds", [0.5] * len(CLASSES)),
-                                     float)
+        self.tta = 1  # test-time views averaged per image (CnnModel.set_tta)
 
     @property
     def name(self) -> str:
@@ -42,9 +44,26 @@ class Model:
         """The options ``normalise`` must get so that images match the training data."""
         return self.metadata.get("normalisation", {"size": 512, "resize": "nearest"})
 
+    @property
+    def thresholds(self) -> np.ndarray:
+        """Per-class decision thresholds for the current test-time views: those tuned for
+        them where the bundle has them, else the single-view ones."""
+        tuned = self.metadata.get("tta_thresholds", {}).get(str(self.tta))
+        single = self.metadata.get("thresholds", [0.5] * len(CLASSES))
+        return np.asarray(tuned if self.tta > 1 and tuned else single, float)
+
+    @property
+    def thresholds_tuned(self) -> bool:
+        """Whether the thresholds were tuned for the current test-time views."""
+        return self.tta == 1 or str(self.tta) in self.metadata.get("tta_thresholds", {})
+
     def set_thresholds(self, thresholds) -> None:
-        self.thresholds = np.asarray(thresholds, float)
-        self.metadata["thresholds"] = [float(t) for t in self.thresholds]
+        """Store thresholds for the current test-time views."""
+        values = [float(t) for t in thresholds]
+        if self.tta > 1:
+            self.metadata.setdefault("tta_thresholds", {})[str(self.tta)] = values
+        else:
+            self.metadata["thresholds"] = values
 
     def _check(self, images, centres):
         images = np.asarray(images)
@@ -58,6 +77,11 @@ class Model:
 
     def predict_proba(self, images, centres=None) -> np.ndarray:
         raise NotImplementedError
+
+    def tune_thresholds(self, images, truth, centres=None, *, beta: float = 1.0) -> None:
+        """Tune and store per-class thresholds that maximise F-beta on labelled images."""
+        self.set_thresholds(best_thresholds(truth, self.predict_proba(images, centres),
+                                            beta=beta))
 
     def predict(self, images, centres=None) -> np.ndarray:
         """(n, 7) 0/1 labels: scores above the stored per-class thresholds."""
@@ -101,12 +125,53 @@ class CnnModel(Model):
             return False
         return self.device.type == "cuda" or _cpu_has_bf16()
 
+    def set_tta(self, views: int) -> CnnModel:
+        """Average each image's logits over ``views`` dihedral transforms (test-time
+        augmentation): 1 (none), 4 (the quarter turns) or 8 (and their mirror images).
+        The network saw all eight in training (Cartesian views only: a polar view is not
+        symmetric under them). Costs ``views`` forward passes per image."""
+        if views not in TTA_VIEWS:
+            raise ValueError(f"test-time views must be one of {TTA_VIEWS}, got {views}")
+        if views > 1 and self.representation != "cartesian":
+            raise ValueError("test-time augmentation needs a Cartesian model, not "
+                             f"{self.representation}")
+        self.tta = views
+        return self
+
     @torch.inference_mode()
-    def logits(self, x: torch.Tensor, *, batch_size: int = 64) -> torch.Tensor:
+    def view_logits(self, x: torch.Tensor, views: int, *, batch_size: int = 64
+                    ) -> torch.Tensor:
+        """(n, views, 7) logits of prepared inputs under the first ``views`` dihedral
+        transforms."""
         self.net.eval()
+        out = []
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            out = [self.net(x[i:i + batch_size]).float() for i in range(0, len(x), batch_size)]
-        return torch.cat(out) if out else torch.empty(0, len(CLASSES), device=self.device)
+            for i in range(0, len(x), batch_size):
+                batch = x[i:i + batch_size]
+                out.append(torch.stack([self.net(dihedral(batch, t)).float()
+                                        for t in range(views)], dim=1))
+        return torch.cat(out) if out else torch.empty(0, views, len(CLASSES),
+                                                      device=self.device)
+
+    def logits(self, x: torch.Tensor, *, batch_size: int = 64) -> torch.Tensor:
+        """(n, 7) logits of prepared inputs, averaged over the test-time views."""
+        return self.view_logits(x, self.tta, batch_size=batch_size).mean(dim=1)
+
+    def tune_thresholds(self, images, truth, centres=None, *, beta: float = 1.0) -> None:
+        """Tune and store thresholds for 1, 4 and 8 test-time views (one set of forward
+        passes serves all three)."""
+        views = TTA_VIEWS if self.representation == "cartesian" else (1,)
+        per_view = torch.cat([
+            self.view_logits(self.inputs(images[i:i + 256],
+                                         None if centres is None else centres[i:i + 256]),
+                             max(views)).cpu()
+            for i in range(0, len(images), 256)])
+        chosen = self.tta
+        for n in views:
+            self.tta = n
+            self.set_thresholds(best_thresholds(
+                truth, torch.sigmoid(per_view[:, :n].mean(dim=1)).numpy(), beta=beta))
+        self.tta = chosen
 
     def probabilities(self, x: torch.Tensor) -> np.ndarray:
         """(n, 7) probabilities of prepared inputs (``inputs``), e.g. reused for heatmaps."""

@@ -28,13 +28,14 @@ from mxqc.learn import store
 from mxqc.learn.cnn import (
     as_input,
     build_network,
+    dihedral,
     layer_groups,
     load_pretrained,
     resolve_device,
     set_body_frozen,
 )
+from mxqc.learn.evaluate import tune_model_thresholds
 from mxqc.learn.model import CnnModel
-from mxqc.learn.thresholds import tune_thresholds
 from mxqc.learn.views import IMAGE_REPRESENTATIONS, channels
 
 MAX_POS_WEIGHT = 20.0
@@ -89,7 +90,7 @@ class _Run:
             self.progress(event)
 
 
-def _augment(x: torch.Tensor, dihedral: bool, gen: torch.Generator) -> torch.Tensor:
+def _augment(x: torch.Tensor, use_dihedral: bool, gen: torch.Generator) -> torch.Tensor:
     """RandomLighting ±10 % (brightness and contrast) and, for Cartesian views, a random
     dihedral transform (the 8 rotations/flips of the square)."""
     n = len(x)
@@ -98,14 +99,13 @@ def _augment(x: torch.Tensor, dihedral: bool, gen: torch.Generator) -> torch.Ten
     brightness = (torch.rand(n, 1, 1, 1, generator=gen) * 0.2 - 0.1).to(x.device)
     x = (x - x.mean(dim=(1, 2, 3), keepdim=True)) * contrast + x.mean(
         dim=(1, 2, 3), keepdim=True) + brightness * (255 / 64)
-    if dihedral:
+    if use_dihedral:
         k = torch.randint(0, 8, (n,), generator=gen).to(x.device)
         out = x.clone()
         for t in range(8):
             sel = k == t
             if sel.any():
-                v = torch.rot90(x[sel], t % 4, dims=(2, 3))
-                out[sel] = torch.flip(v, dims=(3,)) if t >= 4 else v
+                out[sel] = dihedral(x[sel], t)
         x = out
     return x
 
@@ -182,13 +182,13 @@ def _phase(run: _Run, net, x_tr, y_tr, x_val, y_val, loss_fn, *, stage: str, lrs
                                                                  T_mult=2)
     # (frozen phases: only the head and the batch-norm layers have requires_grad)
     gen = torch.Generator().manual_seed(config.seed + len(run.log))
-    dihedral = config.representation == "cartesian"
+    use_dihedral = config.representation == "cartesian"
     best_loss, best_state, waited = math.inf, None, 0
     for epoch in range(epochs):
         net.train()
         t0, total = time.perf_counter(), 0.0
         for idx in _batches(len(x_tr), config.batch_size, gen, x_tr.device):
-            x = _augment(as_input(x_tr[idx]), dihedral, gen)
+            x = _augment(as_input(x_tr[idx]), use_dihedral, gen)
             with _autocast(config, x_tr.device):
                 loss = loss_fn(net(x).float(), y_tr[idx])
             opt.zero_grad()
@@ -274,13 +274,11 @@ def train_cnn(dataset: Dataset, config: TrainConfig = TrainConfig(), *,
         head = lr / 2
         _phase(run, net, x_tr, y_tr, x_val, y_val, loss_fn, stage=f"{size}px",
                lrs=[head / 4, head / 2, head], epochs=epochs, deadline=stage_end)
-    val_loss, scores = _evaluate(net, x_val, y_val, loss_fn, config)
-    thresholds = tune_thresholds(y_val.cpu().numpy(), scores, beta=config.threshold_beta)
-    run.emit(event="done", val_loss=round(val_loss, 5), thresholds=thresholds.tolist())
+    val_loss, _ = _evaluate(net, x_val, y_val, loss_fn, config)
     metadata = {
         "kind": "cnn", "model": config.arch, "representation": config.representation,
         "pooling": config.pooling, "input_size": config.sizes[-1], "classes": list(CLASSES),
-        "thresholds": thresholds.tolist(), "config": asdict(config),
+        "config": asdict(config),
         "normalisation": dataset_normalisation(dataset),
         "centre_method": store.centre_method(dataset, config.centre_method),
         "lr": lr, "pos_weight": [round(float(w), 3) for w in weights],
@@ -288,7 +286,12 @@ def train_cnn(dataset: Dataset, config: TrainConfig = TrainConfig(), *,
                           "val": _summary(y_val.cpu().numpy())},
         "training_device": torch.cuda.get_device_name(device) if device.type == "cuda"
         else "cpu",
-        "training_time_s": round(time.perf_counter() - run.started, 1),
         "mxqc_version": mxqc.__version__, "log": run.log,
     }
-    return CnnModel(net.cpu(), metadata)
+    model = CnnModel(net, metadata)
+    # on the validation split, through the model's own inference path (views, bf16 where
+    # native, test-time views): the thresholds fit the outputs a user will get
+    tune_model_thresholds(model, dataset, "val", beta=config.threshold_beta)
+    run.emit(event="done", val_loss=round(val_loss, 5), thresholds=model.thresholds.tolist())
+    model.metadata["training_time_s"] = round(time.perf_counter() - run.started, 1)
+    return model.to("cpu")

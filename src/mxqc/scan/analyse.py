@@ -44,21 +44,22 @@ class ScanOptions:
     heatmap_every: int = 10  # heatmaps for one in N flagged frames (1: all); they cost most
     threads: int = 1  # torch threads in this process
     device: str = "cpu"  # where the CNN runs: "cpu", "cuda" or "auto"
+    tta: int = 1  # test-time views averaged per frame (CnnModel.set_tta; Cartesian CNNs)
 
 
-_MODELS: dict[tuple[str | None, str], Model] = {}
+_MODELS: dict[tuple[str | None, str, int], Model] = {}
 
 
 def model_for(options: ScanOptions) -> Model:
     """The model, loaded once per process (workers keep it between batches)."""
-    key = (options.model_path, options.device)
+    key = (options.model_path, options.device, options.tta)
     if key not in _MODELS:
         from mxqc.learn import load_model
         from mxqc.learn.cnn import resolve_device
 
         model = load_model(options.model_path)
         if isinstance(model, CnnModel):
-            model.to(resolve_device(options.device))
+            model.to(resolve_device(options.device)).set_tta(options.tta)
         _MODELS[key] = model
     return _MODELS[key]
 
