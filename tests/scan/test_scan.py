@@ -115,6 +115,21 @@ def test_report_renders_with_the_frames(beamline_dir, tmp_path, smoke_model_path
     assert "src=\"images/" not in html
 
 
+def test_test_time_views_are_checked_and_recorded(beamline_dir, tmp_path, smoke_model_path):
+    out = tmp_path / "scan"
+    args = ["scan", str(beamline_dir / "cbf"), "--out", str(out), "--model",
+            str(smoke_model_path), "--no-heatmaps"]
+    result = runner.invoke(app, [*args, "--tta", "3"])
+    assert result.exit_code == 2 and "one of (1, 4, 8)" in result.output
+    assert not out.exists()  # refused before any work
+    result = runner.invoke(app, [*args, "--tta", "4"])
+    assert result.exit_code == 1, result.output  # the truncated CBF
+    meta = json.loads(pq.read_schema(out / "results.parquet").metadata[b"mxqc"])
+    assert meta["tta"] == 4
+    html = " ".join((out / "report.html").read_text().split())
+    assert "averaged over 4 test-time views" in html
+
+
 @pytest.mark.parametrize("text, expected", [("1:3600:10", slice(1, 3600, 10)),
                                             ("5", slice(5, 6)), ("100:", slice(100, None))])
 def test_frame_range_syntax(text, expected):

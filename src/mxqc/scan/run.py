@@ -128,7 +128,7 @@ def scan(paths, out_dir, *, options: ScanOptions | None = None, frames: slice | 
                 progress(finished, len(todo))
     finally:
         rows = journal.rows()
-        tables = write_tables(out, rows, metadata=_metadata(rows)) if rows else {}
+        tables = write_tables(out, rows, metadata=_metadata(rows, options)) if rows else {}
     ok = [r for r in rows if r["status"] == "ok"]
     per_class = {c: sum(int(r.get(c) or 0) for r in ok) for c in CLASSES}
     return ScanSummary(frames=len(rows), analysed=finished, skipped=len(units) - len(todo),
@@ -136,9 +136,10 @@ def scan(paths, out_dir, *, options: ScanOptions | None = None, frames: slice | 
                        seconds=time.perf_counter() - started, tables=tables)
 
 
-def _metadata(rows) -> dict:
+def _metadata(rows, options: ScanOptions) -> dict:
     models = Counter((r.get("model"), r.get("model_version")) for r in rows if r.get("model"))
     (name, version), _ = models.most_common(1)[0] if models else ((None, None), 0)
     from mxqc import __version__
 
-    return {"model": name, "model_version": version, "mxqc_version": __version__}
+    return {"model": name, "model_version": version, "mxqc_version": __version__,
+            "tta": options.tta}
