@@ -6,11 +6,12 @@ anomaly").
   are explained by **annular occlusion**: each thin annulus in turn is replaced by the
   radial background (a running median of the azimuthal mean profile) and the drop of the
   class logit is painted on it. One batch of forward passes explains every ring class of a
-  frame. Annuli 12 px wide at 256² (24 px of the 512² image) cost half the passes of 6 px
-  ones and put as much mass on the rings: with the 256² default model, median 0.92 (6 px:
-  0.87) of the ice-ring map within ±6 px of the strong ice rings (chance 0.47), and 0.78
-  (6 px: 0.81) of the water-ring map on the water ring (chance 0.20); Grad-CAM puts 0.55
-  and 0.41 there, even averaged azimuthally (``benchmarks/bench_heatmaps.py``).
+  frame. Annuli 24 px of the 512² image wide (12 px at 256²) cost half the passes of
+  half-width ones and put as much mass on the rings: with the 256² model, median 0.92
+  (half width: 0.87) of the ice-ring map within ±6 px of the strong ice rings (chance
+  0.47), and 0.78 (0.81) of the water-ring map on the water ring (chance 0.20); the 224²
+  default model scores 0.83 and 0.75 and Grad-CAM 0.61 and 0.37 (averaging Grad-CAM
+  azimuthally did not help with the 256² model) (``benchmarks/bench_heatmaps.py``).
 - The other classes get Grad-CAM (Selvaraju et al. 2017) on ``layer2`` (stride 8: a
   16×16 map at 128², 32×32 at 256²). On simulated ice frames its hottest 5 % of pixels
   lie on the rings 2.7× (128² model) and 2.9× (256² model) as often as chance; ``layer3``,
@@ -31,7 +32,7 @@ from mxqc.learn.model import CnnModel
 from mxqc.scan.rings import RING_EVIDENCE
 
 RING_CLASSES = frozenset(CLASSES.index(c) for c in RING_EVIDENCE)
-# annulus width as a fraction of the input size (12 px at 256²): the same width on the
+# annulus width as a fraction of the input size (12 px at 256², 10.5 at 224²): the same width on the
 # detector, and the same number of forward passes (~16), whatever the model's input size
 ANNULUS_FRACTION = 6.0 / 128
 BACKGROUND_ANNULI = 7  # running-median window of the radial background, in annuli
