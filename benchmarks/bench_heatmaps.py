@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from mxqc.classes import CLASSES
+from mxqc.coords import ImageMapping
 from mxqc.learn import load_model
 from mxqc.normalise import normalise
 from mxqc.scan.explain import grad_cam, heatmaps
@@ -33,9 +34,9 @@ def ring_mask(sim, model, kind: str):
     ±6 px at 256² (scaled with the input size), or the water ring's ±1.5σ band."""
     norm = normalise(sim.counts, **model.normalisation)
     size = model.input_size
-    scale = norm.mapping.scale * size / norm.image.shape[0]
-    cx, cy = (np.array(norm.mapping.to_image(sim.scene.beam_x, sim.scene.beam_y)) + 0.5) \
-        * size / norm.image.shape[0] - 0.5
+    to_input = ImageMapping.resize(norm.image.shape, (size, size))  # as the scan does
+    scale = norm.mapping.scale * to_input.scale
+    cx, cy = to_input.to_image(*norm.mapping.to_image(sim.scene.beam_x, sim.scene.beam_y))
     yy, xx = np.mgrid[:size, :size]
     dist = np.hypot(xx - cx, yy - cy)
     mask = np.zeros((size, size), bool)

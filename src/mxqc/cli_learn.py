@@ -167,9 +167,10 @@ TTA_HELP = ("Test-time views averaged per image (Cartesian CNNs): 1, 4 (the quar
             "or 8 (and their mirror images); costs that many forward passes.")
 
 
-def _load(model_path: str | None, tta: int = 1, *, strict: bool = True):
+def load_with_views(model_path: str | None, tta: int = 1, *, strict: bool = True):
     """Load a model (exit with the error on a bad file) and set its test-time views;
-    ``strict=False`` leaves models that cannot take them at one view."""
+    ``strict=False`` leaves models that cannot take them at one view. Shared by the
+    commands that take ``--tta``."""
     from mxqc.learn import CnnModel, load_model
 
     try:
@@ -177,24 +178,25 @@ def _load(model_path: str | None, tta: int = 1, *, strict: bool = True):
     except MxqcError as exc:
         err_console.print(f"[red]error[/red] {exc}")
         raise typer.Exit(code=1) from None
-    if tta != 1 and (strict or (isinstance(model, CnnModel)
-                                and model.representation == "cartesian")):
-        if not isinstance(model, CnnModel):
-            raise typer.BadParameter("test-time views need a CNN", param_hint="--tta")
-        try:
-            model.set_tta(tta)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--tta") from None
-        if not model.thresholds_tuned:
-            console.print(f"[yellow]note[/yellow] {model.name} has no thresholds tuned for "
-                          f"{tta} views; using its single-view ones (`mxqc tune` adds them)")
+    takes_views = isinstance(model, CnnModel) and model.representation == "cartesian"
+    if tta == 1 or not (strict or takes_views):
+        return model
+    if not isinstance(model, CnnModel):
+        raise typer.BadParameter("test-time views need a CNN", param_hint="--tta")
+    try:
+        model.set_tta(tta)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--tta") from None
+    if not model.thresholds_tuned:
+        console.print(f"[yellow]note[/yellow] {model.name} has no thresholds tuned for "
+                      f"{tta} views; using its single-view ones (`mxqc tune` adds them)")
     return model
 
 
 def _scores_for(model_path: str, dataset, split: str, tta: int = 1, *, strict: bool = True):
     from mxqc.learn.evaluate import predict_split
 
-    model = _load(model_path, tta, strict=strict)
+    model = load_with_views(model_path, tta, strict=strict)
     return model, predict_split(model, dataset, split)
 
 
@@ -352,7 +354,7 @@ def tune(model_path: Annotated[str, typer.Argument(help="Model file.")],
     from mxqc.learn.evaluate import tune_model_thresholds
 
     dataset = _open(dataset_dir)
-    model = _load(model_path)
+    model = load_with_views(model_path)
     if Path(out).suffix != Path(model_path).suffix:
         raise typer.BadParameter(f"keep the model's suffix ({Path(model_path).suffix})",
                                  param_hint="--out")

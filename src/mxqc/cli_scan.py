@@ -27,23 +27,6 @@ def parse_frames(text: str | None) -> slice | None:
     return slice(*parts)
 
 
-def _check_tta(model_path: str | None, tta: int) -> None:
-    """Refuse test-time views the model cannot take before any worker starts."""
-    from mxqc.errors import MxqcError
-    from mxqc.learn import CnnModel, load_model
-
-    try:
-        model = load_model(model_path)
-    except MxqcError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--model") from None
-    if not isinstance(model, CnnModel):
-        raise typer.BadParameter("test-time views need a CNN", param_hint="--tta")
-    try:
-        model.set_tta(tta)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--tta") from None
-
-
 def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or globs.")],
          out: Annotated[str, typer.Option("--out", help="Result directory.")],
          model: Annotated[str | None, typer.Option(help="Model file (default: shipped).")
@@ -79,8 +62,10 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
     if centre_method not in CENTRE_METHODS:
         raise typer.BadParameter(f"must be one of {sorted(CENTRE_METHODS)}",
                                  param_hint="--centre")
-    if tta != 1:
-        _check_tta(model, tta)
+    if tta != 1:  # refuse views the model cannot take before any worker starts
+        from mxqc.cli_learn import load_with_views
+
+        load_with_views(model, tta)
     options = ScanOptions(model_path=model, centre_method=centre_method, rings=rings,
                           heatmaps=heatmaps, heatmap_every=heatmap_every, device=device,
                           tta=tta)

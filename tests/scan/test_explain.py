@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from mxqc.classes import CLASSES
+from mxqc.coords import ImageMapping
 from mxqc.learn import default_model_path, load_model
 from mxqc.normalise import normalise
 from mxqc.scan.explain import grad_cam, heatmaps
@@ -20,9 +21,9 @@ def _ring_mask(sim, model, half_width):
     strong ice rings (±half_width pixels at 128², scaled with the model's input size)."""
     norm = normalise(sim.counts, **model.normalisation)
     size = model.input_size
-    scale = norm.mapping.scale * size / norm.image.shape[0]
-    cx, cy = (np.array(norm.mapping.to_image(sim.scene.beam_x, sim.scene.beam_y)) + 0.5) \
-        * size / norm.image.shape[0] - 0.5
+    to_input = ImageMapping.resize(norm.image.shape, (size, size))  # as the scan does
+    scale = norm.mapping.scale * to_input.scale
+    cx, cy = to_input.to_image(*norm.mapping.to_image(sim.scene.beam_x, sim.scene.beam_y))
     yy, xx = np.mgrid[:size, :size]
     dist = np.hypot(xx - cx, yy - cy)
     mask = np.zeros((size, size), bool)

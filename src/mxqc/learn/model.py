@@ -57,11 +57,12 @@ class Model:
         """Whether the thresholds were tuned for the current test-time views."""
         return self.tta == 1 or str(self.tta) in self.metadata.get("tta_thresholds", {})
 
-    def set_thresholds(self, thresholds) -> None:
-        """Store thresholds for the current test-time views."""
+    def set_thresholds(self, thresholds, *, views: int | None = None) -> None:
+        """Store thresholds for ``views`` test-time views (default: the current ones)."""
         values = [float(t) for t in thresholds]
-        if self.tta > 1:
-            self.metadata.setdefault("tta_thresholds", {})[str(self.tta)] = values
+        views = self.tta if views is None else views
+        if views > 1:
+            self.metadata.setdefault("tta_thresholds", {})[str(views)] = values
         else:
             self.metadata["thresholds"] = values
 
@@ -166,12 +167,9 @@ class CnnModel(Model):
                                          None if centres is None else centres[i:i + 256]),
                              max(views)).cpu()
             for i in range(0, len(images), 256)])
-        chosen = self.tta
         for n in views:
-            self.tta = n
             self.set_thresholds(best_thresholds(
-                truth, torch.sigmoid(per_view[:, :n].mean(dim=1)).numpy(), beta=beta))
-        self.tta = chosen
+                truth, torch.sigmoid(per_view[:, :n].mean(dim=1)).numpy(), beta=beta), views=n)
 
     def probabilities(self, x: torch.Tensor) -> np.ndarray:
         """(n, 7) probabilities of prepared inputs (``inputs``), e.g. reused for heatmaps."""
