@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from mxqc.classes import CLASSES
 from mxqc.cli import app
 from mxqc.io import read_frames
-from mxqc.simulate.export import simulate_series, write_simulated
+from mxqc.simulate import render_scene
+from mxqc.simulate.export import read_scenes, simulate_series, write_simulated
 
 runner = CliRunner(env={"COLUMNS": "200"})
 
@@ -68,6 +69,18 @@ def test_labels_and_truth_files(tmp_path):
     for row, scene in zip(labels, scenes, strict=True):
         assert [int(row[c]) for c in CLASSES] == scene["labels"]
     assert (tmp_path / f"{names[0]}.png").is_file()
+
+
+def test_scenes_read_back_from_truth_render_the_written_counts(tmp_path):
+    names = write_simulated(tmp_path, 6, seed=7, detector="square256", fmt="cbf",
+                            rates={"loop_scattering": 0.9, "ice_ring": 0.5})
+    scenes = read_scenes(tmp_path)
+    assert list(scenes) == names
+    assert any(len(s.loop_rings) for s in scenes.values())
+    assert len(set(scenes.values())) == 6  # hashable: JSON lists came back as tuples
+    for name in names:
+        written = next(iter(read_frames(tmp_path / f"{name}.cbf"))).pixels
+        np.testing.assert_array_equal(render_scene(scenes[name]), written)
 
 
 def test_cli_simulate_then_center_header_returns_truth(tmp_path):

@@ -120,6 +120,24 @@ def write_simulated(out_dir, n: int, *, seed: int = 0,
     return names
 
 
+def read_scenes(out_dir) -> dict[str, Scene]:
+    """The scenes of a simulated set, by image name, from its ``truth.jsonl``: each one
+    renders the same counts again (``render_scene``), for analyses of what a model missed."""
+    scenes = {}
+    with open(os.path.join(out_dir, "truth.jsonl")) as f:
+        for line in f:
+            row = json.loads(line)
+            name = row.pop("image")
+            fields = {k: v for k, v in row.items() if k in Scene.__dataclass_fields__}
+            scenes[name] = Scene(**{k: _tuples(v) for k, v in fields.items()})
+    return scenes
+
+
+def _tuples(value):
+    """JSON lists back to the tuples a frozen Scene holds (nested for the loop rings)."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
 def write_image_centres(out_dir, truth, size: int) -> None:
     """``centres.csv``: each PNG's true beam centre in its own pixels (a PNG has no header)."""
     with open(os.path.join(out_dir, "centres.csv"), "w", newline="") as f:
