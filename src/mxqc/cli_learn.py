@@ -68,9 +68,10 @@ def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Refle
               help="cartesian|polar-min|polar-max (CNN) or radial (classical) [default: "
                    "the preset's, cartesian or radial]")] = None,
           pooling: Annotated[str | None, typer.Option(
-              help="CNN input channels: area (the paper's mean of each block) or area+peak "
-                   "(plus each block's strongest pixel, for 1-px features) [default: the "
-                   "preset's, or area]")] = None,
+              help="CNN input channels: area (the paper's mean of each block), area+peak "
+                   "(plus each block's strongest pixel, for 1-px features) or area+symmetry "
+                   "(plus what breaks point symmetry about the beam: gain ramps, steps; "
+                   "needs centres) [default: the preset's, or area]")] = None,
           preset: Annotated[str | None, typer.Option(
               help=f"CNN settings: {', '.join(CNN_PRESETS)} (other options override it).")
           ] = None,
@@ -193,11 +194,25 @@ def load_with_views(model_path: str | None, tta: int = 1, *, strict: bool = True
     return model
 
 
-def _scores_for(model_path: str, dataset, split: str, tta: int = 1, *, strict: bool = True):
+def _scores_for(model_path: str, dataset, split: str, tta: int = 1, *, strict: bool = True,
+                centre_method: str | None = None):
     from mxqc.learn.evaluate import predict_split
 
     model = load_with_views(model_path, tta, strict=strict)
-    return model, predict_split(model, dataset, split)
+    return model, predict_split(model, dataset, split, centre_method=centre_method)
+
+
+CENTRE_HELP = ("Beam centres for models that need them (polar, radial, area+symmetry): a "
+               "method run on each image (e.g. symmetry, as a scan of frames without a "
+               "header finds them) instead of the data set's centres.csv.")
+
+
+def _check_centre_method(method: str | None) -> None:
+    from mxqc.centre import CENTRE_METHODS
+
+    if method is not None and method not in CENTRE_METHODS:
+        raise typer.BadParameter(f"must be one of {sorted(CENTRE_METHODS)}",
+                                 param_hint="--centre")
 
 
 def _display_name(model) -> str:
@@ -221,16 +236,18 @@ def evaluate(model_path: Annotated[str, typer.Argument(help="Model file.")],
              split: Annotated[str, typer.Option(help="train, val, test or all.")] = "test",
              out: Annotated[str | None, typer.Option(
                  help="Directory for tables and plots (default: next to the model).")] = None,
-             tta: Annotated[int, typer.Option(help=TTA_HELP)] = 1):
+             tta: Annotated[int, typer.Option(help=TTA_HELP)] = 1,
+             centre: Annotated[str | None, typer.Option("--centre", help=CENTRE_HELP)] = None):
     """The paper's Tables 3–5 (both metric definitions) and ROC/PR/confusion plots."""
     from mxqc.classes import CLASSES
     from mxqc.learn.evaluate import plot_curves, score_table, write_tables
     from mxqc.metrics import PER_CLASS_MEASURES
 
+    _check_centre_method(centre)
     dataset = _open(dataset_dir)
-    model, (truth, scores) = _scores_for(model_path, dataset, split, tta)
+    model, (truth, scores) = _scores_for(model_path, dataset, split, tta, centre_method=centre)
     name = _display_name(model)
-    views = "" if tta == 1 else f"-tta{tta}"
+    views = ("" if tta == 1 else f"-tta{tta}") + (f"-{centre}" if centre else "")
     out_dir = Path(out) if out else Path(model_path).with_name(
         f"{Path(model_path).stem}-eval-{split}{views}")
     tables = score_table(truth, scores, model.thresholds)

@@ -35,6 +35,15 @@ def test_train_evaluate_compare(tiny_dataset, tmp_path):
     result = runner.invoke(app, ["train", root, "--out", str(polar), "--preset", "smoke",
                                  "--representation", "polar-max"])
     assert result.exit_code == 0, result.output
+    # centres found on each image (as for frames without a header), not the file's truth
+    for extra in ([], ["--centre", "naive"]):
+        result = runner.invoke(app, ["evaluate", str(polar), root, *extra])
+        assert result.exit_code == 0, result.output
+    by_file, by_naive = ((tmp_path / f"polar-eval-test{suffix}" / "polar_per_class_mxqc.csv")
+                         .read_text() for suffix in ("", "-naive"))
+    assert by_file != by_naive  # the polar views were made about other centres
+    result = runner.invoke(app, ["evaluate", str(polar), root, "--centre", "somewhere"])
+    assert result.exit_code == 2 and "must be one of" in result.output
     result = runner.invoke(app, ["compare", root, str(cnn), str(nb), str(polar), "--ensemble",
                                  "--out", str(tmp_path / "cmp")])
     assert result.exit_code == 0, result.output

@@ -64,6 +64,26 @@ def test_peak_pooling_keeps_a_one_pixel_streak_that_area_pooling_fades(size):
         image_view(image, "cartesian", size, pooling="max")
 
 
+def test_symmetry_channel_is_blank_for_rings_and_shows_a_gain_ramp():
+    yy, xx = np.mgrid[:512, :512]
+    centre = (290.0, 231.0)  # off the image centre, as beams are
+    r = np.hypot(xx - centre[0], yy - centre[1])
+    rings = (200 - 80 * np.exp(-0.5 * ((r - 120) / 6) ** 2) - 0.1 * r).astype(np.uint8)
+    area, residual = image_view(rings, "cartesian", 128, centre, pooling="area+symmetry")
+    np.testing.assert_array_equal(area, image_view(rings, "cartesian", 128))
+    assert np.abs(residual.astype(int) - 128).max() <= 1  # centrosymmetric: nothing left
+    ramp = (rings * np.linspace(0.6, 1.0, 512)[None, :]).astype(np.uint8)  # gains 0.6 → 1
+    _, residual = image_view(ramp, "cartesian", 128, centre, pooling="area+symmetry")
+    row = residual[round(centre[1] / 4)].astype(int) - 128
+    beam = round(centre[0] / 4)
+    assert abs(row[beam]) <= 1
+    assert row[beam + 50] > 10 and row[beam - 50] < -10  # the ramp's sign on each side
+    with pytest.raises(ValueError, match="needs a beam centre"):
+        image_view(rings, "cartesian", 128, pooling="area+symmetry")
+    with pytest.raises(ValueError, match="needs the Cartesian view"):
+        image_view(rings, "polar-max", 128, centre, pooling="area+symmetry")
+
+
 def test_polar_view_turns_a_centred_ring_into_a_column():
     image = np.full((512, 512), 255, np.uint8)
     yy, xx = np.mgrid[:512, :512]

@@ -53,6 +53,18 @@ def test_area_peak_pooling_feeds_two_channels_and_round_trips(tiny_dataset, tmp_
     np.testing.assert_array_equal(loaded.predict_proba(images), model.predict_proba(images))
 
 
+def test_area_symmetry_pooling_takes_centres_and_round_trips(tiny_dataset, tmp_path):
+    model = train_cnn(tiny_dataset, TrainConfig(pooling="area+symmetry", **SMOKE))
+    assert model.needs_centre and model.net.conv1.in_channels == 2
+    images, centres = store.images(tiny_dataset, "test"), store.centres(tiny_dataset, "test")
+    with pytest.raises(ValueError, match="centre"):
+        model.predict_proba(images)
+    loaded = load_model(save_model(model, tmp_path / "s.safetensors"))
+    assert loaded.needs_centre
+    np.testing.assert_array_equal(loaded.predict_proba(images, centres),
+                                  model.predict_proba(images, centres))
+
+
 def test_inference_runs_in_the_precision_the_network_was_trained_in(tiny_dataset):
     model = train_cnn(tiny_dataset, TrainConfig(**SMOKE, bf16=False))
     assert not model.bf16

@@ -103,6 +103,10 @@ class CnnModel(Model):
         return self.metadata.get("pooling", "area")  # bundles from before pooling existed
 
     @property
+    def needs_centre(self) -> bool:
+        return needs_centre(self.representation, self.pooling)
+
+    @property
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from mxqc.centre import find_centre
 from mxqc.dataset import Dataset, DatasetError
-from mxqc.learn.views import radial_vectors, view_batch
+from mxqc.learn.views import needs_centre, radial_vectors, view_batch
 
 CACHE_DIR = ".mxqc-cache"
 FILE_CENTRES = "file"  # centres.csv beside the labels (the simulator writes the true ones)
@@ -109,10 +109,10 @@ def _centre_xy(image: np.ndarray, method: str) -> tuple[float, float]:
 
 def views(dataset: Dataset, split: str, representation: str, size: int,
           method: str | None = None, pooling: str = "area") -> np.ndarray:
-    """(n, size, size) uint8 views for a CNN ((n, 2, size, size) for "area+peak" pooling),
+    """(n, size, size) uint8 views for a CNN ((n, 2, size, size) for two-channel poolings),
     cached per representation, size and pooling."""
     stack = images(dataset, split)
-    where = None if representation == "cartesian" else centres(dataset, split, method)
+    where = centres(dataset, split, method) if needs_centre(representation, pooling) else None
     # (area pooling keeps the key it always had, so existing caches stay valid)
     extra = {} if pooling == "area" else {"pooling": pooling}
     key = _key(dataset, split, representation=representation, size=size,

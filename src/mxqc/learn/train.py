@@ -36,7 +36,7 @@ from mxqc.learn.cnn import (
 )
 from mxqc.learn.evaluate import tune_model_thresholds
 from mxqc.learn.model import CnnModel
-from mxqc.learn.views import IMAGE_REPRESENTATIONS, channels
+from mxqc.learn.views import IMAGE_REPRESENTATIONS, channels, check_view
 
 MAX_POS_WEIGHT = 20.0
 
@@ -47,7 +47,7 @@ class TrainConfig:
 
     arch: str = "resnet18"
     representation: str = "cartesian"
-    pooling: str = "area"  # "area+peak": a second channel keeps 1-px features (views.py)
+    pooling: str = "area"  # or a second channel: "area+peak", "area+symmetry" (views.py)
     sizes: tuple[int, ...] = (64, 128, 256)
     epochs: tuple[int, ...] = (8, 16, 8)  # most unfrozen epochs per size
     frozen_epochs: int = 1
@@ -69,7 +69,7 @@ class TrainConfig:
     def __post_init__(self):
         if self.representation not in IMAGE_REPRESENTATIONS:
             raise ValueError(f"CNN representation must be one of {IMAGE_REPRESENTATIONS}")
-        channels(self.pooling)
+        check_view(self.representation, self.pooling)
         if len(self.sizes) != len(self.epochs) or not self.sizes:
             raise ValueError("give one epoch count per size")
 
