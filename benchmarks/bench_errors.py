@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 
 import cv2
@@ -180,8 +181,9 @@ def main():
             (LOOP, "Loop scatter", loop_contrast, None),
             (NON_UNIFORM, "Non-uniform detector", fault_contrast, KINDS[CLASSES[NON_UNIFORM]])):
         frames = np.flatnonzero(truth[:, c])
-        with ProcessPoolExecutor(args.workers, initializer=limit_threads,
-                                 initargs=(1,)) as pool:
+        # spawn, not fork: a child forked after torch has run can hang (as in export.py)
+        with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn"),
+                                 initializer=limit_threads, initargs=(1,)) as pool:
             contrast = np.array(list(pool.map(
                 partial(contrast_of, size=norm["size"], resize=norm["resize"]),
                 [scenes[i] for i in frames], chunksize=8)))

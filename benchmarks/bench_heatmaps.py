@@ -36,7 +36,8 @@ def ring_mask(sim, model, kind: str):
     size = model.input_size
     to_input = ImageMapping.resize(norm.image.shape, (size, size))  # as the scan does
     scale = norm.mapping.scale * to_input.scale
-    cx, cy = to_input.to_image(*norm.mapping.to_image(sim.scene.beam_x, sim.scene.beam_y))
+    beam = norm.mapping.to_image(sim.scene.beam_x, sim.scene.beam_y)
+    cx, cy = to_input.to_image(*beam)
     yy, xx = np.mgrid[:size, :size]
     dist = np.hypot(xx - cx, yy - cy)
     mask = np.zeros((size, size), bool)
@@ -50,7 +51,7 @@ def ring_mask(sim, model, kind: str):
         radii = [float(sim.geometry.radius_px(1 / (1 / d + k * width))) * scale
                  for k in (-1.5, 1.5)]
         mask = (dist >= min(radii)) & (dist <= max(radii))
-    return model.inputs(norm.image[None]), (cx, cy), mask
+    return model.inputs(norm.image[None], [beam]), (cx, cy), mask
 
 
 def main():

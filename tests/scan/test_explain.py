@@ -41,7 +41,8 @@ def _ice_frames():
     for seed in range(6):
         sim = simulate_frame(100 + seed, detector="pilatus6m", labels=labels)
         norm, centre, mask = _ring_mask(sim, model, half_width=3)
-        yield model, model.inputs(norm.image[None]), centre, mask
+        beam = norm.mapping.to_image(sim.scene.beam_x, sim.scene.beam_y)  # normalised pixels
+        yield model, model.inputs(norm.image[None], [beam]), centre, mask
 
 
 def test_the_hottest_grad_cam_pixels_lie_on_the_ice_rings():
