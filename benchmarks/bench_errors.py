@@ -75,8 +75,8 @@ KINDS = {"loop_scattering": loop_kind, "diffuse_scattering": diffuse_kind,
 
 
 def _recorded_grey(scene: Scene, size: int, resize: str):
-    """The frame's clip level and a function from noise-free background (with gains) to the
-    grey levels of its normalised image, clipped as the frame itself is."""
+    """A function from a scene variant (and gains) to the grey levels of its noise-free
+    background in the normalised image, clipped at the real frame's own clip level."""
     clip = normalise(render_scene(scene), size=size, resize=resize).clip_value
     geometry = pixel_geometry(scene)
     recorded = shadows(scene) * geometry.factor * np.float32(scene.exposure)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from mxqc import __version__
 from mxqc.centre import CENTRE_METHODS, locate_beam
+from mxqc.cli_scan import check_centre_method
 from mxqc.console import console, err_console
 from mxqc.errors import MxqcError
 from mxqc.io import count_frames, read_frame, read_frames
@@ -101,8 +102,7 @@ def center(paths: Paths,
                "--frame", help="Frame of a multi-frame file.")] = 0,
            as_json: AsJson = False):
     """Beam centre of each file in raw-frame pixels, with the header centre beside it."""
-    if method not in CENTRE_METHODS:
-        raise typer.BadParameter(f"must be one of {sorted(CENTRE_METHODS)}", param_hint="--method")
+    check_centre_method(method, "--method")
     rows, failures = [], []
     for path in expand_paths(paths):
         try:

@@ -207,13 +207,6 @@ CENTRE_HELP = ("Beam centres for models that need them (polar, radial, area+symm
                "header finds them) instead of the data set's centres.csv.")
 
 
-def _check_centre_method(method: str | None) -> None:
-    from mxqc.centre import CENTRE_METHODS
-
-    if method is not None and method not in CENTRE_METHODS:
-        raise typer.BadParameter(f"must be one of {sorted(CENTRE_METHODS)}",
-                                 param_hint="--centre")
-
 
 def _display_name(model) -> str:
     return model.name if model.tta == 1 else f"{model.name} ({model.tta} views)"
@@ -240,10 +233,11 @@ def evaluate(model_path: Annotated[str, typer.Argument(help="Model file.")],
              centre: Annotated[str | None, typer.Option("--centre", help=CENTRE_HELP)] = None):
     """The paper's Tables 3–5 (both metric definitions) and ROC/PR/confusion plots."""
     from mxqc.classes import CLASSES
+    from mxqc.cli_scan import check_centre_method
     from mxqc.learn.evaluate import plot_curves, score_table, write_tables
     from mxqc.metrics import PER_CLASS_MEASURES
 
-    _check_centre_method(centre)
+    check_centre_method(centre)
     dataset = _open(dataset_dir)
     model, (truth, scores) = _scores_for(model_path, dataset, split, tta, centre_method=centre)
     name = _display_name(model)

@@ -27,6 +27,13 @@ def parse_frames(text: str | None) -> slice | None:
     return slice(*parts)
 
 
+def check_centre_method(method: str | None, param_hint: str = "--centre") -> None:
+    """Refuse an unknown centre method by name (None: the command's default)."""
+    if method is not None and method not in CENTRE_METHODS:
+        raise typer.BadParameter(f"must be one of {sorted(CENTRE_METHODS)}",
+                                 param_hint=param_hint)
+
+
 def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or globs.")],
          out: Annotated[str, typer.Option("--out", help="Result directory.")],
          model: Annotated[str | None, typer.Option(help="Model file (default: shipped).")
@@ -59,9 +66,7 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
     from mxqc.scan import ScanOptions
     from mxqc.scan.run import scan as run_scan
 
-    if centre_method not in CENTRE_METHODS:
-        raise typer.BadParameter(f"must be one of {sorted(CENTRE_METHODS)}",
-                                 param_hint="--centre")
+    check_centre_method(centre_method)
     if tta != 1:  # refuse views the model cannot take before any worker starts
         from mxqc.cli_learn import load_with_views
 
