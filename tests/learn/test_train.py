@@ -246,6 +246,7 @@ def test_the_default_model_ships_and_loads_without_a_path():
     preset = CNN_PRESETS["default"]  # the shipped model is what the preset trains
     assert model.metadata["model"] == preset["arch"]
     assert model.input_size == preset["sizes"][-1]
+    assert model.metadata["lr"] == preset["lr"]
     assert model.normalisation == {"size": 512, "resize": "area", "variant": "paper"}
     assert len(model.thresholds) == len(CLASSES)
     assert model.metadata["test_metrics"]["frames"] >= 1000
