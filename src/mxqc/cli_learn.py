@@ -89,6 +89,10 @@ def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Refle
           pretrained: Annotated[str | None, typer.Option(
               help="ImageNet weights: a local .safetensors of torchvision's state dict.")
           ] = None,
+          init: Annotated[str | None, typer.Option(
+              "--init", help="Start from this mxqc CNN model's weights (same architecture, "
+                             "representation and pooling): fine-tune the default model on "
+                             "your own frames, or train one on.")] = None,
           f2: Annotated[bool, typer.Option(help="Tune thresholds for F2, not F1.")] = False,
           half: Annotated[bool, typer.Option(help="Store CNN weights as float16.")] = False,
           jobs: Annotated[int, typer.Option(
@@ -100,7 +104,7 @@ def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Refle
     """Train a model on a data set's train split (validation: early stopping, thresholds)."""
     from mxqc.learn import CLASSICAL_MODELS, save_model, train_classical, train_cnn
     from mxqc.learn.bundle import describe
-    from mxqc.learn.cnn import PretrainedWeightsError, resolve_device
+    from mxqc.learn.cnn import resolve_device
     from mxqc.learn.train import TrainConfig
 
     dataset = _open(dataset_dir)
@@ -125,6 +129,7 @@ def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Refle
                            ("pooling", pooling),
                            ("sizes", sizes and _ints(sizes)), ("epochs", epochs and _ints(epochs)),
                            ("batch_size", batch_size), ("lr", lr), ("pretrained", pretrained),
+                           ("init", init),
                            ("time_budget_s", time_budget and time_budget * 60)):
             if value:
                 settings[key] = value
@@ -149,7 +154,7 @@ def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Refle
                     console.print(line)
             try:
                 trained = train_cnn(dataset, config, progress=progress)
-            except PretrainedWeightsError as exc:
+            except MxqcError as exc:  # weights or a starting model that do not fit, bad files
                 err_console.print(f"[red]error[/red] {exc}")
                 raise typer.Exit(code=1) from None
     trained.metadata["name"] = Path(out).stem

@@ -99,6 +99,10 @@ def test_bad_inputs_give_clear_errors(tiny_dataset, tmp_path):
                                  str(tmp_path / "p.safetensors"), "--preset", "smoke",
                                  "--pretrained", str(tmp_path / "absent.safetensors")])
     assert result.exit_code == 1 and "not found" in result.output
+    result = runner.invoke(app, ["train", str(tiny_dataset.root), "--out",
+                                 str(tmp_path / "i.safetensors"), "--preset", "smoke",
+                                 "--init", str(tmp_path / "absent.safetensors")])
+    assert result.exit_code == 1 and "no such model file" in result.output
 
 
 def test_grid_search_writes_one_row_per_combination(tiny_dataset, tmp_path):

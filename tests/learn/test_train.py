@@ -22,7 +22,7 @@ from mxqc.learn import (
 )
 from mxqc.learn.cnn import PretrainedWeightsError, build_network, load_pretrained
 from mxqc.learn.model import _cpu_has_bf16
-from mxqc.learn.train import lr_range_test
+from mxqc.learn.train import StartingModelError, lr_range_test, start_from_model
 
 SMOKE = dict(sizes=(32,), epochs=(1,), frozen_epochs=0, batch_size=8, lr=1e-3, threads=1)
 
@@ -236,6 +236,25 @@ def test_pretrained_weights_load_from_a_local_safetensors_file(tmp_path):
         load_pretrained(net, tmp_path / "absent.safetensors")
     with pytest.raises(PretrainedWeightsError, match="does not match"):
         load_pretrained(build_network("resnet50"), path)
+
+
+def test_training_can_start_from_a_saved_model(tiny_dataset, tmp_path):
+    first = train_cnn(tiny_dataset, TrainConfig(**SMOKE))
+    path = save_model(first, tmp_path / "first.safetensors")
+    net = build_network("resnet18")
+    start_from_model(net, TrainConfig(**SMOKE, init=str(path)))
+    for name, value in first.net.state_dict().items():
+        torch.testing.assert_close(net.state_dict()[name], value)
+    second = train_cnn(tiny_dataset, TrainConfig(**SMOKE, init=str(path)))
+    assert second.metadata["init"]["name"] == first.name
+    assert second.metadata["init"]["training_data"] == first.metadata["training_data"]
+    with pytest.raises(StartingModelError, match=r"its pooling is area, this run.s area\+peak"):
+        start_from_model(build_network("resnet18", in_channels=2),
+                         TrainConfig(**SMOKE, pooling="area+peak", init=str(path)))
+    with pytest.raises(ModelFileError, match="no such model file"):
+        start_from_model(net, TrainConfig(**SMOKE, init=str(tmp_path / "absent.safetensors")))
+    with pytest.raises(ValueError, match="not both"):
+        TrainConfig(**SMOKE, init=str(path), pretrained=str(path))
 
 
 def test_the_default_model_ships_and_loads_without_a_path():

@@ -24,6 +24,7 @@ from torch import nn
 import mxqc
 from mxqc.classes import CLASSES
 from mxqc.dataset import Dataset, dataset_normalisation
+from mxqc.errors import MxqcError
 from mxqc.learn import store
 from mxqc.learn.cnn import (
     as_input,
@@ -39,6 +40,10 @@ from mxqc.learn.model import CnnModel
 from mxqc.learn.views import IMAGE_REPRESENTATIONS, channels, check_view
 
 MAX_POS_WEIGHT = 20.0
+
+
+class StartingModelError(MxqcError):
+    """An --init model that cannot start this run (missing, classical, another network)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class TrainConfig:
     threads: int | None = None
     bf16: bool = True
     pretrained: str | None = None
+    init: str | None = None  # an mxqc CNN model whose weights, head included, start the run
     centre_method: str | None = None
     device: str = "auto"  # "auto": CUDA when torch sees a GPU, else the CPU
 
@@ -72,6 +78,9 @@ class TrainConfig:
         check_view(self.representation, self.pooling)
         if len(self.sizes) != len(self.epochs) or not self.sizes:
             raise ValueError("give one epoch count per size")
+        if self.pretrained and self.init:
+            raise ValueError("give ImageNet weights (pretrained) or a model to start from "
+                             "(init), not both")
 
 
 @dataclass
@@ -218,6 +227,28 @@ def _phase(run: _Run, net, x_tr, y_tr, x_val, y_val, loss_fn, *, stage: str, lrs
         net.load_state_dict(best_state)
 
 
+def start_from_model(net, config: TrainConfig) -> CnnModel:
+    """Copy the weights of the mxqc CNN model at ``config.init`` into ``net`` (fine-tuning
+    the default model on one's own frames, or training a model on). Its architecture,
+    representation and pooling must be the config's. Returns that model."""
+    from mxqc.learn.bundle import load_model
+
+    model = load_model(config.init)
+    if not isinstance(model, CnnModel):
+        raise StartingModelError(f"{config.init}: a classical model has no CNN weights to "
+                                 "start from")
+    meta = model.metadata
+    wanted = {"model": config.arch, "representation": config.representation,
+              "pooling": config.pooling}
+    differ = {k: (meta.get(k, "area"), v) for k, v in wanted.items()
+              if meta.get(k, "area") != v}
+    if differ:
+        raise StartingModelError(f"{config.init}: cannot start from it: " + ", ".join(
+            f"its {k} is {have}, this run's {want}" for k, (have, want) in differ.items()))
+    net.load_state_dict(model.net.state_dict())
+    return model
+
+
 def _macro_f1(y_true: np.ndarray, scores: np.ndarray) -> float:
     pred, t = scores > 0.5, y_true > 0.5
     tp, fp, fn = (pred & t).sum(0), (pred & ~t).sum(0), (~pred & t).sum(0)
@@ -252,6 +283,7 @@ def train_cnn(dataset: Dataset, config: TrainConfig = TrainConfig(), *,
                         in_channels=channels(config.pooling))
     if config.pretrained:
         load_pretrained(net, config.pretrained)
+    starting_model = start_from_model(net, config) if config.init else None
     net.to(device)
     budget = config.time_budget_s or math.inf
     cost = np.array([e * s * s for e, s in zip(config.epochs, config.sizes, strict=True)], float)
@@ -288,6 +320,10 @@ def train_cnn(dataset: Dataset, config: TrainConfig = TrainConfig(), *,
         else "cpu",
         "mxqc_version": mxqc.__version__, "log": run.log,
     }
+    if starting_model is not None:
+        metadata["init"] = {"path": str(config.init), "name": starting_model.name,
+                            "training_data": starting_model.metadata.get("training_data"),
+                            "training_time_s": starting_model.metadata.get("training_time_s")}
     model = CnnModel(net, metadata)
     # on the validation split, through the model's own inference path (views, bf16 where
     # native, test-time views): the thresholds fit the outputs a user will get
