@@ -5,42 +5,30 @@
 TEST_SET is a simulated PNG set (``mxqc simulate --format png``) with its ``truth.jsonl``.
 Writes benchmarks/results-errors.md: per class the misses, false alarms and the Jaccard
 index the model would reach were that class always right; misses by the kind of anomaly
-drawn; false-alarm rates by the classes a frame does carry; and loop-scatter recall by how
-much the loop, or the detector's faulty gains, change the normalised 512² image (their frames
-are rendered again, noise-free, with and without them).
+drawn; false-alarm rates by the classes a frame does carry; and, per class, how often the
+model flags a drawn anomaly by its visibility score (``truth.jsonl``).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
-from functools import partial
-from multiprocessing import get_context
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from mxqc.classes import CLASSES
-from mxqc.dataset import dataset_normalisation, load_dataset
+from mxqc.dataset import load_dataset
 from mxqc.learn import load_model, store
 from mxqc.learn.evaluate import predict_split
 from mxqc.metrics import multilabel_scores
-from mxqc.normalise import normalise
-from mxqc.simulate import Scene, render_scene
+from mxqc.simulate import Scene
 from mxqc.simulate.export import read_scenes
-from mxqc.simulate.render import background, pixel_geometry, shadows
-from mxqc.simulate.response import gain_map
-from mxqc.threads import limit_threads
 
-LOOP = CLASSES.index("loop_scattering")
-NON_UNIFORM = CLASSES.index("non_uniform_detector")
-STRONG = CLASSES.index("strong_background")
-CONTRAST_BINS = (0, 5, 10, 20, 40, 80, 256)  # grey levels of the 512² image
+SCORE_BINS = (0, 1, 2, 4, 8, 16, 1000)
 
 
 def loop_kind(scene: Scene) -> str:
@@ -74,43 +62,10 @@ KINDS = {"loop_scattering": loop_kind, "diffuse_scattering": diffuse_kind,
          "non_uniform_detector": single_kind("nonuniform")}
 
 
-def _recorded_grey(scene: Scene, size: int, resize: str):
-    """A function from a scene variant (and gains) to the grey levels of its noise-free
-    background in the normalised image, clipped at the real frame's own clip level."""
-    clip = normalise(render_scene(scene), size=size, resize=resize).clip_value
-    geometry = pixel_geometry(scene)
-    recorded = shadows(scene) * geometry.factor * np.float32(scene.exposure)
-    if scene.model.ccd:
-        recorded *= np.float32(scene.model.adu_per_photon)
-
-    def grey(variant: Scene, gains=1.0) -> np.ndarray:  # textures are drawn from the seed
-        counts = background(variant, geometry, np.random.default_rng(variant.seed)) * recorded
-        return cv2.resize(np.minimum(counts * gains, clip) * np.float32(255 / clip),
-                          (size, size), interpolation=cv2.INTER_AREA)
-    return grey
-
-
-def _contrast(change: np.ndarray) -> float:
-    """90th percentile of the grey-level change over the pixels it changes by ≥ ½ level."""
-    changed = change > 0.5
-    return float(np.percentile(change[changed], 90)) if changed.any() else 0.0
-
-
-def loop_contrast(scene: Scene, size: int = 512, resize: str = "area") -> float:
-    """How much the loop scatter darkens the normalised image (a ring under a clipped
-    air-scatter halo changes nothing)."""
-    grey = _recorded_grey(scene, size, resize)
-    return _contrast(grey(scene) - grey(replace(scene, loop_rings=())))
-
-
-def fault_contrast(scene: Scene, size: int = 512, resize: str = "area") -> float:
-    """How much the non-uniform response changes the normalised image: its gains drawn again
-    from the scene's parameters (same kinds and strength; the frame's own draw is not kept),
-    against the same ±2 % module gains without the fault."""
-    grey = _recorded_grey(scene, size, resize)
-    faulty = gain_map(scene, np.random.default_rng(0))
-    uniform = gain_map(replace(scene, nonuniform=()), np.random.default_rng(0))  # same ±2 %
-    return _contrast(np.abs(grey(scene, faulty) - grey(scene, uniform)))
+def read_visibility(test_set) -> dict[str, dict[str, float | None]]:
+    """Each frame's visibility scores by class, from the set's ``truth.jsonl``."""
+    with open(Path(test_set) / "truth.jsonl") as f:
+        return {row["image"]: row["visibility"] for row in map(json.loads, f)}
 
 
 def _table(header, rows) -> list[str]:
@@ -176,31 +131,21 @@ def main():
         rows.append((name, f"{pred[negative, c].mean():.2f}", *cells))
     lines += _table(("false alarm", "all negatives", *CLASSES), rows)
 
-    norm = dataset_normalisation(dataset)  # as the test set's PNGs were made
-    for c, title, contrast_of, kind_of in (
-            (LOOP, "Loop scatter", loop_contrast, None),
-            (NON_UNIFORM, "Non-uniform detector", fault_contrast, KINDS[CLASSES[NON_UNIFORM]])):
-        frames = np.flatnonzero(truth[:, c])
-        # spawn, not fork: a child forked after torch has run can hang (as in export.py)
-        with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn"),
-                                 initializer=limit_threads, initargs=(1,)) as pool:
-            contrast = np.array(list(pool.map(
-                partial(contrast_of, size=norm["size"], resize=norm["resize"]),
-                [scenes[i] for i in frames], chunksize=8)))
-        hit = pred[frames, c]
-        lines += [f"## {title}: recall by how visible it is", "",
-                  "Contrast: grey levels it changes in the normalised image (90th percentile "
-                  "of the pixels it changes), noise-free, after the frame's own clip.", ""]
-        rows = [(f"{lo}–{hi}", sel.sum(), _recall(hit[sel]),
-                 f"{truth[frames[sel], STRONG].mean():.2f}" if sel.any() else "–")
-                for lo, hi in itertools.pairwise(CONTRAST_BINS)
-                for sel in [(contrast >= lo) & (contrast < hi)]]
-        lines += _table(("contrast", "frames", "recall", "with strong background"), rows)
-        if kind_of:
-            kinds = np.array([kind_of(scenes[i]) for i in frames])
-            rows = [(k, (kinds == k).sum(), f"{np.median(contrast[kinds == k]):.0f}",
-                     _recall(hit[kinds == k])) for k in sorted(set(kinds))]
-            lines += _table(("kind", "frames", "median contrast", "recall"), rows)
+    visibility = read_visibility(args.test_set)
+    lines += ["## Flag rate by how visible the drawn anomaly is", "",
+              "Score: the visibility rule's contrast-to-noise (`mxqc.simulate.visibility`); "
+              "frames below the class's threshold are labelled 0, so a flag there is a false "
+              "alarm on an anomaly that was drawn but cannot be seen.", ""]
+    rows = []
+    names = store.split_table(dataset, "all").names
+    for c, name in enumerate(CLASSES):
+        score = np.array([np.nan if visibility[n][name] is None else visibility[n][name]
+                          for n in names])
+        for lo, hi in itertools.pairwise(SCORE_BINS):
+            sel = (score >= lo) & (score < hi)
+            if sel.any():
+                rows.append((name, f"{lo}–{hi}", sel.sum(), f"{pred[sel, c].mean():.2f}"))
+    lines += _table(("class", "score", "frames drawn", "flagged"), rows)
     Path(args.out).write_text("\n".join(lines))
     print("\n".join(lines))
 

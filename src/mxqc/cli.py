@@ -177,8 +177,9 @@ def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")
                  help="Resampling for --format png: nearest, area or max.")] = "nearest",
              workers: Annotated[int, typer.Option(help="Processes to simulate with.")] = 1,
              sweep: Annotated[int, typer.Option(
-                 help="Single-frame formats: N consecutive files share one geometry, as a "
-                      "rotation sweep does.")] = 1,
+                 help="Single-frame formats: N consecutive files are one rotation sweep "
+                      "(shared geometry and sample; anomalies persist, artefacts come and "
+                      "go).")] = 1,
              resume: Annotated[bool, typer.Option(
                  help="Keep frames already in OUT (same seed and options); make the rest.")
              ] = False):
@@ -215,7 +216,8 @@ def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")
                                     progress=lambda k: bar.advance(task, k))
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-    console.print(f"wrote {len(names)} frames, labels.csv, truth.csv and truth.jsonl to {out}")
+    console.print(f"wrote {len(names)} frames, labels.csv (visible labels), truth.csv and "
+                  f"truth.jsonl (drawn, visibility) to {out}")
 
 
 dataset_app = typer.Typer(help="Data sets in the RefleX layout.", no_args_is_help=True)

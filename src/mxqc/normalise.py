@@ -76,7 +76,8 @@ def valid_quantiles(pixels: np.ndarray, qs) -> np.ndarray:
     return np.sort(values)[ranks].astype(float)
 
 
-def _clip_value(pixels: np.ndarray, quantile: float, min_clip: float) -> tuple[float, float]:
+def clip_value_of(pixels: np.ndarray, quantile: float = 0.95, min_clip: float = 4.0
+                  ) -> tuple[float, float]:
     """The clip value, raised on weak frames so the image does not turn binary.
 
     On a very weak frame the 95th percentile is 0 or 1 counts; clipping there leaves two grey
@@ -116,7 +117,7 @@ def _resize(values: np.ndarray, size: int, method: str) -> np.ndarray:
     raise ValueError(f"resize must be one of {RESIZE_METHODS}, got {method!r}")
 
 
-def _fill_gaps(values: np.ndarray) -> np.ndarray:
+def fill_gaps(values: np.ndarray) -> np.ndarray:
     """Replace NaN by the value of the nearest valid pixel.
 
     OpenCV's distance transform labels every valid pixel and gives each hole the label of
@@ -189,12 +190,12 @@ def normalise(pixels: np.ndarray, *, size: int | None = None, resize: str | None
     if resize not in RESIZE_METHODS:
         raise ValueError(f"resize must be one of {RESIZE_METHODS}, got {resize!r}")
     pixels = np.asarray(pixels, np.float32)
-    clip, used_q = _clip_value(pixels, quantile, min_clip)
+    clip, used_q = clip_value_of(pixels, quantile, min_clip)
     # Clipping commutes with nearest and block-max, so clip the small image there (cheaper).
     big = np.minimum(pixels, np.float32(clip)) if resize == "area" else pixels
     small = _resize(big, size, resize)
     valid = np.isfinite(small)
-    image = _to_negative(_fill_gaps(small), clip)
+    image = _to_negative(fill_gaps(small), clip)
     return NormalisedImage(image, valid, ImageMapping.resize(pixels.shape, (size, size)), clip,
                            used_q, "paper", resize)
 
@@ -229,6 +230,6 @@ def normalise_frame(frame: Frame, **options) -> NormalisedImage:
     size = options.get("size") or DEFAULT_SIZE
     resize = options.get("resize") or DEFAULT_RESIZE
     values = _resize(frame.pixels, size, resize)
-    return NormalisedImage(_to_negative(_fill_gaps(values), 255.0), np.isfinite(values),
+    return NormalisedImage(_to_negative(fill_gaps(values), 255.0), np.isfinite(values),
                            ImageMapping.resize(frame.shape, (size, size)), 255.0, None,
                            "png", resize)

@@ -11,10 +11,9 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 import cv2
-import numpy as np
 
 from mxqc.classes import CLASSES
 from mxqc.coords import ImageMapping
@@ -22,43 +21,23 @@ from mxqc.dataset import write_dataset_info
 from mxqc.io import write_cbf, write_nexus, write_smv
 from mxqc.normalise import DEFAULT_RESIZE, normalise
 from mxqc.simulate.detector import DETECTORS
-from mxqc.simulate.generate import SimulatedFrame, render_scene
-from mxqc.simulate.labels import sample_labels
-from mxqc.simulate.scene import Scene, sample_scene
+from mxqc.simulate.generate import SimulatedFrame
+from mxqc.simulate.scene import Scene
+from mxqc.simulate.sweep import simulate_sweep
 from mxqc.threads import limit_threads
 
 FORMATS = ("cbf", "smv", "h5", "png")
 _TRUTH_COLUMNS = ("image", "file", "frame", "detector", "beam_x", "beam_y", "pixel_size_mm",
-                  "distance_mm", "wavelength_a")
+                  "distance_mm", "wavelength_a", "sweep")
 
 
 def simulate_series(n: int, *, seed: int, detector: str, rates=None,
                     series_length: int = 1) -> list[SimulatedFrame]:
-    """``n`` frames; consecutive blocks of ``series_length`` share one geometry (a sweep)."""
-    return [SimulatedFrame(render_scene(scene), scene) for scene in
-            series_scenes(n, seed=seed, detector=detector, rates=rates,
-                          series_length=series_length)]
-
-
-def series_scenes(n: int, *, seed: int, detector: str, rates=None,
-                  series_length: int = 1) -> list[Scene]:
-    """The scenes of ``simulate_series`` without rendering them (cheap)."""
-    rng = np.random.default_rng(seed)
-    labels = sample_labels(n, rng, rates)
-    scenes, base = [], None
-    for i in range(n):
-        frame_seed = int(rng.integers(2**31))
-        scene = sample_scene(np.random.default_rng(frame_seed), detector, labels[i],
-                             seed=frame_seed)
-        if i % series_length and base is not None:
-            scene = replace(scene, wavelength_a=base.wavelength_a, distance_mm=base.distance_mm,
-                            beam_x=base.beam_x, beam_y=base.beam_y, tilt_deg=base.tilt_deg,
-                            beamstop_radius_px=base.beamstop_radius_px,
-                            arm_angle_deg=base.arm_angle_deg, arm_width_px=base.arm_width_px)
-        else:
-            base = scene
-        scenes.append(scene)
-    return scenes
+    """``n`` frames; consecutive blocks of ``series_length`` are sweeps (``simulate_sweep``),
+    the block starting at frame ``i`` seeded with ``seed + i``."""
+    return [frame for start in range(0, n, series_length)
+            for frame in simulate_sweep(min(series_length, n - start), seed=seed + start,
+                                        detector=detector, rates=rates)]
 
 
 def write_simulated(out_dir, n: int, *, seed: int = 0,
@@ -69,15 +48,19 @@ def write_simulated(out_dir, n: int, *, seed: int = 0,
                     progress: Callable[[int], None] | None = None) -> list[str]:
     """Simulate ``n`` frames into ``out_dir`` with ``labels.csv``, ``truth.csv``, ``truth.jsonl``.
 
+    ``labels.csv`` holds the visible labels (what a person would mark); ``truth.jsonl`` each
+    frame's scene with the classes ``drawn``, their ``visibility`` scores and the ``visible``
+    ones; ``truth.csv`` the geometry and the ``sweep`` each frame belongs to.
+
     ``detector`` may list several models: consecutive blocks take them in turn, so a training
     set covers every geometry. Blocks of frames (one file, or one HDF5 sweep) are seeded by
     their position, so the output is identical for any number of ``workers`` (processes).
-    With ``resume``, files already in ``out_dir`` are kept (not rendered again) and only the
-    tables are rewritten, so an interrupted run continues where it stopped.
-    Single-frame formats (CBF, SMV, PNG) with ``sweep`` > 1 write rotation series: each run
-    of ``sweep`` consecutive files shares its geometry (wavelength, distance, beam centre,
-    tilt, beam stop), as the frames of one sweep at a beamline do; an HDF5 master is always
-    one sweep.
+    With ``resume``, blocks already finished in ``out_dir`` (recorded in ``.blocks/``) are
+    kept, not rendered again, and the tables are rewritten, so an interrupted run continues
+    where it stopped.
+    Single-frame formats (CBF, SMV, PNG) with ``sweep`` > 1 write rotation sweeps of
+    ``sweep`` consecutive files (``simulate.sweep``: shared geometry, persistent sample and
+    detector, the crystal turning); an HDF5 master is always one sweep.
     Returns the image names (file stems, or ``<master stem>_<frame>`` for HDF5), which are
     the ``image`` column of ``labels.csv`` as in the RefleX label files.
     """
@@ -113,7 +96,8 @@ def write_simulated(out_dir, n: int, *, seed: int = 0,
     for scratch in glob.glob(os.path.join(out_dir, ".part-*")):
         with contextlib.suppress(OSError):  # empty unless another run is writing there
             os.rmdir(scratch)
-    _write_tables(out_dir, names, [sc["labels"] for sc in scenes], truth, scenes)
+    _write_tables(out_dir, names, [[sc["visible"][c] for c in CLASSES] for sc in scenes],
+                  truth, scenes)
     if fmt == "png":
         write_image_centres(out_dir, truth, size)
         write_dataset_info(out_dir, size=size, resize=resize)
@@ -152,33 +136,48 @@ def write_image_centres(out_dir, truth, size: int) -> None:
 
 def _write_block(job):
     """Simulate and write one sweep (an HDF5 master, or ``count`` single-frame files);
-    return its table rows."""
+    return its table rows. A finished block is recorded in ``.blocks/`` for ``resume``."""
     out_dir, start, count, seed, detector, fmt, rates, frames_per_file, size, resize, resume = job
+    record = os.path.join(out_dir, ".blocks", f"{start:06d}.json")
+    if resume and os.path.isfile(record):
+        with open(record) as f:
+            done = json.load(f)
+        return done["names"], [tuple(t) for t in done["truth"]], done["rows"]
     model = DETECTORS[detector]
-    scenes = series_scenes(count, seed=seed * 1_000_003 + start, detector=detector,
-                           rates=rates, series_length=count)
+    frames = simulate_sweep(count, seed=seed * 1_000_003 + start, detector=detector,
+                            rates=rates)
     if fmt == "h5":
         stem = f"sim_{seed}_{start:06d}"
         path = os.path.join(out_dir, f"{stem}_master.h5")
         entries = [(f"{stem}_master_{i:06d}", path, i) for i in range(count)]
-        if not (resume and os.path.isfile(path)):
-            _render_and_write([SimulatedFrame(render_scene(s), s) for s in scenes], path, fmt,
-                              model, frames_per_file, size, resize)
+        _render_and_write(frames, path, fmt, model, frames_per_file, size, resize)
     else:
         entries = [(f"sim_{seed}_{start + i:06d}",
                     os.path.join(out_dir, f"sim_{seed}_{start + i:06d}.{fmt}"), 0)
                    for i in range(count)]
-        for scene, (_, path, _) in zip(scenes, entries, strict=True):
-            if not (resume and os.path.isfile(path)):
-                _render_and_write([SimulatedFrame(render_scene(scene), scene)], path, fmt,
-                                  model, frames_per_file, size, resize)
+        for frame, (_, path, _) in zip(frames, entries, strict=True):
+            _render_and_write([frame], path, fmt, model, frames_per_file, size, resize)
     names, truth, rows = [], [], []
-    for s, (name, path, index) in zip(scenes, entries, strict=True):
+    for frame, (name, path, index) in zip(frames, entries, strict=True):
+        s = frame.scene
         names.append(name)
         truth.append((name, os.path.basename(path), index, s.detector, s.beam_x, s.beam_y,
-                      s.model.pixel_size_mm, s.distance_mm, s.wavelength_a))
-        rows.append({"image": name, **asdict(s)})
+                      s.model.pixel_size_mm, s.distance_mm, s.wavelength_a, entries[0][0]))
+        rows.append({"image": name, **asdict(s), **_judgement(frame)})
+    os.makedirs(os.path.dirname(record), exist_ok=True)
+    with open(record + ".tmp", "w") as f:
+        json.dump({"names": names, "truth": truth, "rows": rows}, f)
+    os.replace(record + ".tmp", record)
     return names, truth, rows
+
+
+def _judgement(frame: SimulatedFrame) -> dict:
+    """What was drawn, how visible it is, and what is labelled, by class."""
+    scores = frame.visibility or {}
+    return {"drawn": dict(zip(CLASSES, frame.scene.labels, strict=True)),
+            "visibility": {c: None if scores.get(c) is None else round(scores[c], 3)
+                           for c in CLASSES},
+            "visible": dict(zip(CLASSES, frame.labels, strict=True))}
 
 
 def _render_and_write(block, path, fmt, model, frames_per_file, size, resize):

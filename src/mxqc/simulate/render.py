@@ -96,34 +96,108 @@ def _arc_profile(centre_deg: float, spread_deg: float, paired: bool) -> np.ndarr
     return profile
 
 
-def background(scene: Scene, geometry: PixelGeometry, rng) -> np.ndarray:
+# The most air scatter and flat background a frame without strong background draws
+# (scene.py): what a strong background adds is measured above these.
+NORMAL_AIR_SCATTER = 4.0
+NORMAL_FLAT_BACKGROUND = 0.6
+
+
+def _isotropic_base(s, air_scatter, flat_background):
+    air_falloff = 0.04  # Å⁻¹: air scatter falls off over ~0.04 Å⁻¹ (a few degrees of 2θ)
+    return (air_scatter * np.exp(-s / air_falloff) + flat_background
+            + 0.4 * air_scatter * np.exp(-s / 0.25))  # broad solvent/mount halo
+
+
+@dataclass(frozen=True, eq=False)
+class BackgroundParts:
+    """Expected background photons, split by what drew them (each (H, W) float32, or None
+    where the scene draws nothing of it). ``cloud`` multiplies the summed background."""
+
+    base: np.ndarray
+    strong_background: np.ndarray | None
+    background_ring: np.ndarray | None
+    ice_ring: np.ndarray | None
+    loop_scattering: np.ndarray | None
+    cloud: np.ndarray | None
+
+    def additive(self) -> list[np.ndarray]:
+        return [p for p in (self.base, self.strong_background, self.background_ring,
+                            self.ice_ring, self.loop_scattering) if p is not None]
+
+    def total(self) -> np.ndarray:
+        out = np.sum(self.additive(), axis=0, dtype=np.float32)
+        return out * (1.0 + self.cloud) if self.cloud is not None else out
+
+
+def sample_rng(scene: Scene, stream: int) -> np.random.Generator:
+    """A random stream of the sample and detector (shared by the frames of a sweep); each
+    kind of draw has its own, so that adding ice does not change the detector's gains."""
+    return np.random.default_rng([scene.sample_key, stream])
+
+
+ICE_STREAM, CLOUD_STREAM, GAIN_STREAM = 1, 2, 3
+
+
+def background(scene: Scene, geometry: PixelGeometry) -> np.ndarray:
     """Air and solvent scatter, water ring, ice rings, loop and mount rings, diffuse cloud."""
+    return background_parts(scene, geometry).total()
+
+
+def background_parts(scene: Scene, geometry: PixelGeometry) -> BackgroundParts:
+    """``background`` split by class, so that each class's contribution can be judged for
+    visibility. Textures (ice crystallites, the cloud) are the sample's own draws."""
     index, top = geometry.s_index
     s = np.linspace(0.0, top, S_GRID, dtype=np.float32)  # the lookup grid
-    air_falloff = 0.04  # Å⁻¹: air scatter falls off over ~0.04 Å⁻¹ (a few degrees of 2θ)
-    iso = scene.air_scatter * np.exp(-s / air_falloff) + scene.flat_background
-    iso += 0.4 * scene.air_scatter * np.exp(-s / 0.25)  # broad solvent/mount halo
-    anisotropic = []  # (radial profile on the grid, azimuthal profile)
+    air = min(scene.air_scatter, NORMAL_AIR_SCATTER)
+    flat = min(scene.flat_background, NORMAL_FLAT_BACKGROUND)
+    base = _isotropic_base(s, air, flat)
+    strong = None
+    if (air, flat) != (scene.air_scatter, scene.flat_background):
+        strong = _isotropic_base(s, scene.air_scatter, scene.flat_background) - base
+    water = None
     strength, d, width = scene.water
     if strength:
-        iso += _ring(s, d, width, strength)
+        water = _ring(s, d, width, strength)
+    ice_iso, ice_aniso = None, []
     strength, width, spottiness, cubic = scene.ice
     if strength:
+        rng = sample_rng(scene, ICE_STREAM)
         rings = ICE_IC if cubic else ICE_IH
         n_shown = len(rings) if rng.random() < 0.6 else int(rng.integers(1, 4))
         for d_ice, rel in rings[:n_shown]:
             radial = _ring(s, d_ice, width, strength * rel)
             if spottiness > 0:
-                anisotropic.append((radial, _texture_profile(rng, spottiness)))
+                ice_aniso.append((radial, _texture_profile(rng, spottiness)))
             else:
-                iso += radial
+                ice_iso = radial if ice_iso is None else ice_iso + radial
+    loop_iso, loop_aniso = None, []
     for strength, d, width, centre, spread, paired in scene.loop_rings:
         radial = _ring(s, d, width, strength)
         if spread >= 360:
-            iso += radial
+            loop_iso = radial if loop_iso is None else loop_iso + radial
         else:
-            anisotropic.append((radial, _arc_profile(centre, spread, bool(paired))))
-    out = iso.take(index)
+            loop_aniso.append((radial, _arc_profile(centre, spread, bool(paired))))
+    cloud = None
+    if scene.diffuse[4]:  # cloudy diffuse texture: a gentle modulation of the local background
+        h, w = index.shape
+        rng = sample_rng(scene, CLOUD_STREAM)
+        field = cv2.resize(rng.normal(size=(40, 40)).astype(np.float32), (w, h),
+                           interpolation=cv2.INTER_CUBIC)
+        fade = np.exp(-((geometry.s / np.float32(0.4)) ** 2))
+        cloud = np.float32(scene.diffuse[4] * 0.3) * np.clip(field, -1, 2) * fade
+    return BackgroundParts(
+        base.take(index), None if strong is None else strong.take(index),
+        None if water is None else water.take(index),
+        _lookup(geometry, ice_iso, ice_aniso), _lookup(geometry, loop_iso, loop_aniso), cloud)
+
+
+def _lookup(geometry: PixelGeometry, isotropic, anisotropic) -> np.ndarray | None:
+    """Per-pixel values of radial profiles on the lookup grid, some with azimuthal ones."""
+    if isotropic is None and not anisotropic:
+        return None
+    index, _ = geometry.s_index
+    out = (isotropic.take(index) if isotropic is not None
+           else np.zeros(index.shape, np.float32))
     if anisotropic:
         # Each grid radius takes the azimuthal profile of the ring strongest there, so the
         # cost does not grow with the number of rings (overlapping textured rings share one).
@@ -132,18 +206,14 @@ def background(scene: Scene, geometry: PixelGeometry, rng) -> np.ndarray:
         azimuthal = np.stack([a for _, a in anisotropic]).ravel()
         out += radial.sum(axis=0).take(index) * azimuthal.take(
             owner * AZIMUTH_BINS + geometry.azimuth_bin())
-    cloud = scene.diffuse[4]
-    if cloud:  # cloudy diffuse texture: a gentle modulation of the local background
-        h, w = out.shape
-        field = cv2.resize(rng.normal(size=(40, 40)).astype(np.float32), (w, h),
-                           interpolation=cv2.INTER_CUBIC)
-        fade = np.exp(-((geometry.s / np.float32(0.4)) ** 2))
-        out *= 1.0 + np.float32(cloud * 0.3) * np.clip(field, -1, 2) * fade
     return out.astype(np.float32, copy=False)
 
 
-def bragg_spots(scene: Scene, rng):
-    """(x, y, intensity) of reflections on the Ewald sphere during the oscillation."""
+def bragg_spots(scene: Scene):
+    """(x, y, intensity) of reflections on the Ewald sphere during the oscillation.
+
+    Each reflection's intensity is a function of its hkl and the sample's seed, so the
+    frames of one sweep see one crystal."""
     if scene.crystal_scale <= 0:
         return np.empty(0), np.empty(0), np.empty(0)
     a, b, c, al, be, ga = scene.cell
@@ -168,6 +238,7 @@ def bragg_spots(scene: Scene, rng):
     s_vec = [h * basis[0, i] + k * basis[1, i] + ell * basis[2, i] for i in range(3)]
     s2 = s_vec[0] ** 2 + s_vec[1] ** 2 + s_vec[2] ** 2
     keep = (s2 > 0) & (s2 < np.float32(1.0 / d_min**2))
+    hkl_index = np.flatnonzero(keep)
     sx, sy, sz = (v[keep] for v in s_vec)
     s_len = np.sqrt(s2[keep])
     k_len = np.float32(1.0 / scene.wavelength_a)
@@ -183,10 +254,21 @@ def bragg_spots(scene: Scene, rng):
     x = scene.beam_x + mu * kx / p
     y = scene.beam_y + mu * ky / np.cos(t) / p
     intensity = (scene.crystal_scale * np.exp(-scene.wilson_b * s_len**2 / 2)
-                 * rng.exponential(1.0, size=s_len.size))  # Wilson statistics
+                 * _wilson_draw(hkl_index[on], scene.sample_key))  # Wilson statistics
     hh, ww = scene.model.shape
     inside = (mu > 0) & (x > -5) & (x < ww + 5) & (y > -5) & (y < hh + 5)
     return x[inside], y[inside], intensity[inside]
+
+
+def _wilson_draw(keys: np.ndarray, seed: int) -> np.ndarray:
+    """Exponential deviates (mean 1), one per key, fixed by (key, seed): a splitmix64 hash,
+    so a reflection keeps its intensity in every frame of a sweep."""
+    z = keys.astype(np.uint64) + np.uint64((seed * 0x9E3779B97F4A7C15) % 2**64)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    uniform = (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    return (-np.log1p(-uniform)).astype(np.float32)
 
 
 def splat(shape, x, y, weight, sigma):

@@ -18,19 +18,23 @@ LAMBDA_STEPS = 64
 U_BITS = 12
 
 
-def gain_map(scene: Scene, rng) -> np.ndarray:
-    """Per-pixel gain: ±2% per module always; the non-uniform kinds when labelled."""
+def gain_maps(scene: Scene, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel gains (baseline, actual): ±2 % per module always; the actual gains add the
+    non-uniform kinds when the scene draws them (else both are one array)."""
     model = scene.model
     modules = model.module_map()
     n = model.modules[0] * model.modules[1]
     per_module = rng.normal(1.0, 0.02, n).astype(np.float32)
+    baseline = np.concatenate([[np.float32(1.0)], per_module]).take(modules + 1)  # gaps: 1
+    if not scene.nonuniform:
+        return baseline, baseline
     strength = scene.nonuniform_strength
     h, w = model.shape
     if "module_gains" in scene.nonuniform:
-        per_module *= rng.normal(1.0, strength, n).clip(0.3, 2.0).astype(np.float32)
+        per_module = per_module * rng.normal(1.0, strength, n).clip(0.3, 2.0).astype(np.float32)
     if "dead_module" in scene.nonuniform:
         per_module[rng.integers(n)] = 0.0 if rng.random() < 0.6 else 3.0  # dead or hot
-    gains = np.concatenate([[np.float32(1.0)], per_module]).take(modules + 1)  # gaps: 1
+    gains = np.concatenate([[np.float32(1.0)], per_module]).take(modules + 1)
     if "half_step" in scene.nonuniform:
         if rng.random() < 0.5:
             gains[:, : w // 2] *= 1.0 - strength
@@ -41,29 +45,39 @@ def gain_map(scene: Scene, rng) -> np.ndarray:
         ramp = np.linspace(1.0 - strength, 1.0 + strength, w if along_columns else h,
                            dtype=np.float32)
         gains *= ramp[None, :] if along_columns else ramp[:, None]
-    return gains
+    return baseline, gains
 
 
-def record(scene: Scene, expected: np.ndarray, rng) -> np.ndarray:
-    """Expected photons → recorded counts (float32, NaN in module gaps)."""
+def record(scene: Scene, expected: np.ndarray, gains: np.ndarray, rng
+           ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Expected photons × gains → recorded counts (float32, NaN in module gaps), and what the
+    digital artefacts changed (counts, or None without artefacts)."""
     model = scene.model
-    gains = gain_map(scene, rng)
     counts = poisson(expected * gains, rng)
     if model.ccd:
         counts *= np.float32(model.adu_per_photon)
         # one pedestal for the whole CCD (tile-to-tile differences are gains, above): a
         # per-tile offset would paint a tile grid that real corrected images do not show
-        counts += np.float32(rng.uniform(10, 40))
+        counts += np.float32(ccd_pedestal(scene))
         counts += rng.normal(0, model.readout_noise, counts.shape).astype(np.float32)
+    before = counts.copy() if scene.artifacts else None
     apply_artifacts(scene, counts, rng)
     np.rint(counts, out=counts)  # detectors record whole counts
     np.clip(counts, 0, model.overload, out=counts)
+    changed = None
+    if before is not None:
+        changed = counts - np.clip(np.rint(before), 0, model.overload)
     if any(model.gap):
         counts[model.module_map() < 0] = np.nan
     seams = model.seam_mask()
     if seams is not None:  # a tiled CCD writes 0, not a flag, between its tiles
         counts[seams] = 0
-    return counts
+    return counts, changed
+
+
+def ccd_pedestal(scene: Scene) -> float:
+    """The CCD's dark offset in counts (drawn from the sample seed: one per sweep)."""
+    return float(np.random.default_rng([scene.sample_key, 7]).uniform(10, 40))
 
 
 @lru_cache(maxsize=1)

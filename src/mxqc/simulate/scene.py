@@ -56,6 +56,12 @@ class Scene:
     nonuniform_strength: float = 0.0
     artifacts: tuple[str, ...] = ()  # kinds: hot_pixels, dead_columns, zingers, streak,
     #                                  shutter_band, gap_cross
+    sample_seed: int | None = None  # the sample's and detector's draws (textures, gains,
+    #                                 intensities), shared by a sweep; None: ``seed``
+
+    @property
+    def sample_key(self) -> int:
+        return self.seed if self.sample_seed is None else self.sample_seed
 
     @property
     def model(self) -> DetectorModel:
@@ -115,6 +121,15 @@ def _loop_rings(rng) -> tuple[tuple[float, ...], ...]:
     return tuple(rings)
 
 
+def artifact_kinds(rng) -> tuple[str, ...]:
+    """One kind a person can see at 512² always, plus others (pixel-level ones) sometimes."""
+    large = ("dead_columns", "streak", "shutter_band", "gap_cross")
+    small = ("hot_pixels", "zingers")
+    picks = {large[rng.integers(len(large))]}
+    picks |= {k for k in (*large, *small) if rng.random() < 0.2}
+    return tuple(sorted(picks))
+
+
 def sample_scene(rng: np.random.Generator, detector: str, labels, *, seed: int) -> Scene:
     """Draw every parameter of a frame with the given labels (canonical order)."""
     model = DETECTORS[detector]
@@ -167,12 +182,7 @@ def sample_scene(rng: np.random.Generator, detector: str, labels, *, seed: int) 
         scene["nonuniform"] = tuple(kinds[i] for i in sorted(picks))
         scene["nonuniform_strength"] = float(rng.uniform(0.15, 0.5))
     if lab["artifact"]:
-        # one kind a person can see at 512² always, plus pixel-level kinds sometimes
-        visible = ("dead_columns", "streak", "shutter_band", "gap_cross")
-        small = ("hot_pixels", "zingers")
-        picks = {visible[rng.integers(len(visible))]}
-        picks |= {k for k in (*visible, *small) if rng.random() < 0.2}
-        scene["artifacts"] = tuple(sorted(picks))
+        scene["artifacts"] = artifact_kinds(rng)
     if model.ccd:  # integrating CCDs were exposed for seconds, not milliseconds
         scene["exposure"] *= float(rng.uniform(3, 10))
     if lab["non_uniform_detector"] or lab["artifact"]:
