@@ -180,6 +180,9 @@ def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")
                  help="Single-frame formats: N consecutive files are one rotation sweep "
                       "(shared geometry and sample; anomalies persist, artefacts come and "
                       "go).")] = 1,
+             draws: Annotated[int, typer.Option(
+                 help="Scenes drawn per label vector until its classes are visible (1: keep "
+                      "the first draw; invisible classes are labelled 0).")] = 4,
              resume: Annotated[bool, typer.Option(
                  help="Keep frames already in OUT (same seed and options); make the rest.")
              ] = False):
@@ -212,7 +215,7 @@ def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")
         try:
             names = write_simulated(out, n, seed=seed, detector=detectors, fmt=fmt,
                                     rates=wanted, size=size, resize=resize, workers=workers,
-                                    resume=resume, sweep=sweep,
+                                    resume=resume, sweep=sweep, draws=draws,
                                     progress=lambda k: bar.advance(task, k))
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None

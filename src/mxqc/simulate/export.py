@@ -21,7 +21,7 @@ from mxqc.dataset import write_dataset_info
 from mxqc.io import write_cbf, write_nexus, write_smv
 from mxqc.normalise import DEFAULT_RESIZE, normalise
 from mxqc.simulate.detector import DETECTORS
-from mxqc.simulate.generate import SimulatedFrame
+from mxqc.simulate.generate import DRAWS, SimulatedFrame
 from mxqc.simulate.scene import Scene
 from mxqc.simulate.sweep import simulate_sweep
 from mxqc.threads import limit_threads
@@ -32,19 +32,19 @@ _TRUTH_COLUMNS = ("image", "file", "frame", "detector", "beam_x", "beam_y", "pix
 
 
 def simulate_series(n: int, *, seed: int, detector: str, rates=None,
-                    series_length: int = 1) -> list[SimulatedFrame]:
+                    series_length: int = 1, draws: int = DRAWS) -> list[SimulatedFrame]:
     """``n`` frames; consecutive blocks of ``series_length`` are sweeps (``simulate_sweep``),
     the block starting at frame ``i`` seeded with ``seed + i``."""
     return [frame for start in range(0, n, series_length)
             for frame in simulate_sweep(min(series_length, n - start), seed=seed + start,
-                                        detector=detector, rates=rates)]
+                                        detector=detector, rates=rates, draws=draws)]
 
 
 def write_simulated(out_dir, n: int, *, seed: int = 0,
                     detector: str | Sequence[str] = "square1k", fmt: str | None = None,
                     rates=None, frames_per_file: int = 50, size: int = 512,
                     resize: str = DEFAULT_RESIZE, workers: int = 1, resume: bool = False,
-                    sweep: int = 1,
+                    sweep: int = 1, draws: int = DRAWS,
                     progress: Callable[[int], None] | None = None) -> list[str]:
     """Simulate ``n`` frames into ``out_dir`` with ``labels.csv``, ``truth.csv``, ``truth.jsonl``.
 
@@ -61,6 +61,8 @@ def write_simulated(out_dir, n: int, *, seed: int = 0,
     Single-frame formats (CBF, SMV, PNG) with ``sweep`` > 1 write rotation sweeps of
     ``sweep`` consecutive files (``simulate.sweep``: shared geometry, persistent sample and
     detector, the crystal turning); an HDF5 master is always one sweep.
+    ``draws``: scenes drawn per label vector until its classes are visible (1: keep the
+    first draw, and label what it shows).
     Returns the image names (file stems, or ``<master stem>_<frame>`` for HDF5), which are
     the ``image`` column of ``labels.csv`` as in the RefleX label files.
     """
@@ -73,12 +75,12 @@ def write_simulated(out_dir, n: int, *, seed: int = 0,
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     os.makedirs(out_dir, exist_ok=True)
-    if sweep < 1:
-        raise ValueError(f"sweep must be at least 1, got {sweep}")
+    if sweep < 1 or draws < 1:
+        raise ValueError(f"sweep and draws must be at least 1, got {sweep} and {draws}")
     series = frames_per_file if fmt == "h5" else sweep
     jobs = [(os.fspath(out_dir), start, min(series, n - start), seed,
              detectors[(start // series) % len(detectors)], fmt, rates, frames_per_file,
-             size, resize, resume) for start in range(0, n, series)]
+             size, resize, resume, draws) for start in range(0, n, series)]
     names, truth, scenes = [], [], []
     # one thread per worker: the workers are the parallelism. spawn, not fork: limiting
     # OpenMP threads in a child forked from a process with a running pool (torch) hangs.
@@ -137,7 +139,8 @@ def write_image_centres(out_dir, truth, size: int) -> None:
 def _write_block(job):
     """Simulate and write one sweep (an HDF5 master, or ``count`` single-frame files);
     return its table rows. A finished block is recorded in ``.blocks/`` for ``resume``."""
-    out_dir, start, count, seed, detector, fmt, rates, frames_per_file, size, resize, resume = job
+    (out_dir, start, count, seed, detector, fmt, rates, frames_per_file, size, resize, resume,
+     draws) = job
     record = os.path.join(out_dir, ".blocks", f"{start:06d}.json")
     if resume and os.path.isfile(record):
         with open(record) as f:
@@ -145,7 +148,7 @@ def _write_block(job):
         return done["names"], [tuple(t) for t in done["truth"]], done["rows"]
     model = DETECTORS[detector]
     frames = simulate_sweep(count, seed=seed * 1_000_003 + start, detector=detector,
-                            rates=rates)
+                            rates=rates, draws=draws)
     if fmt == "h5":
         stem = f"sim_{seed}_{start:06d}"
         path = os.path.join(out_dir, f"{stem}_master.h5")
@@ -177,7 +180,8 @@ def _judgement(frame: SimulatedFrame) -> dict:
     return {"drawn": dict(zip(CLASSES, frame.scene.labels, strict=True)),
             "visibility": {c: None if scores.get(c) is None else round(scores[c], 3)
                            for c in CLASSES},
-            "visible": dict(zip(CLASSES, frame.labels, strict=True))}
+            "visible": dict(zip(CLASSES, frame.labels, strict=True)),
+            "rejected_draws": [list(r) for r in frame.rejected]}
 
 
 def _render_and_write(block, path, fmt, model, frames_per_file, size, resize):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 
 from mxqc.classes import CLASSES
@@ -12,10 +13,16 @@ from mxqc.normalise import clip_value_of
 from mxqc.simulate import render, response
 from mxqc.simulate.labels import sample_labels
 from mxqc.simulate.scene import Scene, sample_scene
-from mxqc.simulate.visibility import Layers, visibility, visible_labels
+from mxqc.simulate.visibility import (
+    RENDERED_APART,
+    VIEW_SIZE,
+    Layers,
+    visibility,
+    visible_labels,
+)
 
 FRAME_STREAM = 1
-ATTEMPTS = 4  # scenes drawn for one label vector before an invisible class is let go
+DRAWS = 4  # scenes drawn for one label vector before an invisible class is let go
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,6 +36,7 @@ class SimulatedFrame:
     counts: np.ndarray
     scene: Scene
     visibility: dict[str, float | None] | None = None
+    rejected: tuple[tuple[str, ...], ...] = ()  # invisible classes of draws thrown away
 
     @property
     def labels(self) -> tuple[int, ...]:
@@ -62,8 +70,7 @@ def scene_layers(scene: Scene) -> Layers:
 
 def _render(scene: Scene, *, judge: bool) -> tuple[SimulatedFrame, Layers | None]:
     geometry = render.pixel_geometry(scene)
-    parts = render.background_parts(scene, geometry)
-    expected = parts.total()
+    expected = render.background(scene, geometry)
     x, y, intensity = render.bragg_spots(scene)
     shape = scene.model.shape
     diffuse = None
@@ -84,63 +91,90 @@ def _render(scene: Scene, *, judge: bool) -> tuple[SimulatedFrame, Layers | None
     baseline, gains = response.gain_maps(scene, render.sample_rng(scene, render.GAIN_STREAM))
     frame_rng = np.random.default_rng([scene.seed, FRAME_STREAM])
     counts, artifact_change = response.record(scene, expected, gains, frame_rng)
+    frame = SimulatedFrame(counts, scene)
     if not judge:
-        return SimulatedFrame(counts, scene), None
-    return SimulatedFrame(counts, scene), _layers(scene, parts, diffuse, scale, expected,
-                                                  baseline, gains, counts, artifact_change)
+        return frame, None
+    return frame, _layers(scene, geometry, expected, diffuse, scale, baseline, gains,
+                          counts, artifact_change)
 
 
-def _layers(scene, parts, diffuse, scale, expected, baseline, gains, counts,
+def _area(values: np.ndarray) -> np.ndarray:
+    return cv2.resize(values, (VIEW_SIZE, VIEW_SIZE), interpolation=cv2.INTER_AREA)
+
+
+def _grey(counts: np.ndarray, clip: float) -> np.ndarray:
+    """Grey levels (0–255) of raw ``counts`` in the view, clipped per raw pixel (NaN gaps
+    left out as 0)."""
+    clipped = np.minimum(counts, np.float32(clip))
+    cv2.patchNaNs(clipped, 0)
+    return _area(clipped) * np.float32(255.0 / clip)
+
+
+def _layers(scene, geometry, expected, diffuse, scale, baseline, gains, counts,
             artifact_change) -> Layers:
-    """The noise-free recorded counts of the frame and of each drawn class."""
+    """The frame in the 512² view a person looks at, and the grey-level change each drawn
+    class makes there: its noise-free part taken away from the noise-free frame, both
+    clipped per raw pixel at the recorded frame's own clip."""
     model = scene.model
+    h, w = model.shape
+    clip = clip_value_of(counts[::2, ::2])[0]  # a quarter of the pixels: the same p95
     recorded = scale * gains
-    total = expected * gains
     if model.ccd:
-        adu = np.float32(model.adu_per_photon)
-        recorded *= adu
-        total *= adu
+        recorded *= np.float32(model.adu_per_photon)
+    total = expected * gains * np.float32(model.adu_per_photon)
+    if model.ccd:
         total += np.float32(response.ccd_pedestal(scene))
-    drawn = dict(zip(CLASSES, scene.labels, strict=True))
-    contributions = {"strong_background": parts.strong_background,
-                     "background_ring": parts.background_ring, "ice_ring": parts.ice_ring,
-                     "loop_scattering": parts.loop_scattering}
-    if drawn["diffuse_scattering"]:
-        cloud = None
-        if parts.cloud is not None:
-            cloud = np.sum(parts.additive(), axis=0, dtype=np.float32) * parts.cloud
-        contributions["diffuse_scattering"] = sum(p for p in (diffuse, cloud) if p is not None)
-    faulty = gains is not baseline and drawn["non_uniform_detector"]
+    seen = _grey(total, clip)
+    drawn = {c for c, flag in zip(CLASSES, scene.labels, strict=True) if flag}
+    shown = {}
+    for name in sorted(drawn & RENDERED_APART):
+        part = render.class_background(scene, geometry, name)
+        if part is not None:
+            shown[name] = seen - _grey(total - part * recorded, clip)
+    if "diffuse_scattering" in drawn:
+        part = np.zeros_like(total)
+        if diffuse is not None:
+            part += diffuse
+        modulation = render.cloud(scene, geometry)
+        if modulation is not None:
+            part += render.class_background(scene, geometry, "all") * modulation
+        shown["diffuse_scattering"] = seen - _grey(total - part * recorded, clip)
+    if "artifact" in drawn and artifact_change is not None:
+        shown["artifact"] = _grey(counts, clip) - _grey(counts - artifact_change, clip)
+    faulty = "non_uniform_detector" in drawn and gains is not baseline
     return Layers(
-        total=total, counts=counts, artifact_change=artifact_change,
-        parts={k: v * recorded for k, v in contributions.items()
-               if drawn[k] and v is not None and not isinstance(v, int)},
-        background=parts.total() * scale * baseline if faulty else None,
-        gain_change=(gains / baseline - np.float32(1.0)) if faulty else None,
-        adu_per_photon=model.adu_per_photon, readout_noise=model.readout_noise,
-        # a quarter of the pixels give the same 95th percentile to ~10⁻⁴ in rank
-        clip=clip_value_of(counts[::2, ::2])[0])
+        level=_area(total), shown=shown,
+        gain_change=_area(gains / baseline - np.float32(1.0)) if faulty else None,
+        background=_area(render.class_background(scene, geometry, "all") * scale * baseline
+                         * np.float32(model.adu_per_photon)) if faulty else None,
+        adu_per_photon=model.adu_per_photon, readout_noise=model.readout_noise, clip=clip,
+        raw_per_view=h * w / VIEW_SIZE**2)
 
 
-def draw_visible(rng: np.random.Generator, detector: str, labels, *, seed: int
-                 ) -> SimulatedFrame:
+def draw_visible(rng: np.random.Generator, detector: str, labels, *, seed: int,
+                 draws: int = DRAWS) -> SimulatedFrame:
     """A frame whose drawn classes are all visible: scenes are drawn for ``labels`` until
-    they are (at most ``ATTEMPTS``; then the last, its invisible classes labelled 0)."""
-    frame = None
-    for attempt in range(ATTEMPTS):
+    they are (at most ``draws``; then the last, its invisible classes labelled 0). The
+    frame records the invisible classes of the draws it threw away."""
+    rejected = []
+    for attempt in range(draws):
         scene_seed = seed if attempt == 0 else int(rng.integers(2**31))
         scene = sample_scene(rng, detector, labels, seed=scene_seed)
         frame = judge_scene(scene)
-        if frame.labels == scene.labels:
-            break
-    return frame
+        invisible = tuple(c for c, d, v in zip(CLASSES, scene.labels, frame.labels,
+                                               strict=True) if d and not v)
+        if not invisible or attempt == draws - 1:
+            return replace(frame, rejected=tuple(rejected))
+        rejected.append(invisible)
+    raise ValueError(f"draws must be at least 1, got {draws}")
 
 
 def simulate_frame(seed: int, *, detector: str = "square1k", labels=None,
-                   rates: dict[str, float] | None = None) -> SimulatedFrame:
+                   rates: dict[str, float] | None = None, draws: int = DRAWS
+                   ) -> SimulatedFrame:
     """One frame whose ``labels`` (7 ints, canonical order; drawn like the RefleX labels if
     not given) are visible where possible (``draw_visible``)."""
     rng = np.random.default_rng(seed)
     if labels is None:
         labels = sample_labels(1, rng, rates)[0]
-    return draw_visible(rng, detector, labels, seed=seed)
+    return draw_visible(rng, detector, labels, seed=seed, draws=draws)

@@ -109,24 +109,13 @@ def _isotropic_base(s, air_scatter, flat_background):
 
 
 @dataclass(frozen=True, eq=False)
-class BackgroundParts:
-    """Expected background photons, split by what drew them (each (H, W) float32, or None
-    where the scene draws nothing of it). ``cloud`` multiplies the summed background."""
+class Profiles:
+    """The background as radial profiles on a lookup grid of s, by what draws them:
+    ``isotropic[name]`` (a profile) and ``anisotropic[name]`` ((radial, azimuthal) pairs),
+    under 'base' for what every frame has and the class names otherwise."""
 
-    base: np.ndarray
-    strong_background: np.ndarray | None
-    background_ring: np.ndarray | None
-    ice_ring: np.ndarray | None
-    loop_scattering: np.ndarray | None
-    cloud: np.ndarray | None
-
-    def additive(self) -> list[np.ndarray]:
-        return [p for p in (self.base, self.strong_background, self.background_ring,
-                            self.ice_ring, self.loop_scattering) if p is not None]
-
-    def total(self) -> np.ndarray:
-        out = np.sum(self.additive(), axis=0, dtype=np.float32)
-        return out * (1.0 + self.cloud) if self.cloud is not None else out
+    isotropic: dict[str, np.ndarray]
+    anisotropic: dict[str, list[tuple[np.ndarray, np.ndarray]]]
 
 
 def sample_rng(scene: Scene, stream: int) -> np.random.Generator:
@@ -138,27 +127,20 @@ def sample_rng(scene: Scene, stream: int) -> np.random.Generator:
 ICE_STREAM, CLOUD_STREAM, GAIN_STREAM = 1, 2, 3
 
 
-def background(scene: Scene, geometry: PixelGeometry) -> np.ndarray:
-    """Air and solvent scatter, water ring, ice rings, loop and mount rings, diffuse cloud."""
-    return background_parts(scene, geometry).total()
-
-
-def background_parts(scene: Scene, geometry: PixelGeometry) -> BackgroundParts:
-    """``background`` split by class, so that each class's contribution can be judged for
-    visibility. Textures (ice crystallites, the cloud) are the sample's own draws."""
-    index, top = geometry.s_index
-    s = np.linspace(0.0, top, S_GRID, dtype=np.float32)  # the lookup grid
+def profiles(scene: Scene, top: float) -> Profiles:
+    """Air and solvent scatter, water ring, ice rings, loop and mount rings, on the grid
+    ``linspace(0, top, S_GRID)``. Ice textures are the sample's own draws."""
+    s = np.linspace(0.0, top, S_GRID, dtype=np.float32)
     air = min(scene.air_scatter, NORMAL_AIR_SCATTER)
     flat = min(scene.flat_background, NORMAL_FLAT_BACKGROUND)
-    base = _isotropic_base(s, air, flat)
-    strong = None
+    isotropic = {"base": _isotropic_base(s, air, flat)}
+    anisotropic: dict[str, list] = {}
     if (air, flat) != (scene.air_scatter, scene.flat_background):
-        strong = _isotropic_base(s, scene.air_scatter, scene.flat_background) - base
-    water = None
+        isotropic["strong_background"] = (
+            _isotropic_base(s, scene.air_scatter, scene.flat_background) - isotropic["base"])
     strength, d, width = scene.water
     if strength:
-        water = _ring(s, d, width, strength)
-    ice_iso, ice_aniso = None, []
+        isotropic["background_ring"] = _ring(s, d, width, strength)
     strength, width, spottiness, cubic = scene.ice
     if strength:
         rng = sample_rng(scene, ICE_STREAM)
@@ -167,28 +149,54 @@ def background_parts(scene: Scene, geometry: PixelGeometry) -> BackgroundParts:
         for d_ice, rel in rings[:n_shown]:
             radial = _ring(s, d_ice, width, strength * rel)
             if spottiness > 0:
-                ice_aniso.append((radial, _texture_profile(rng, spottiness)))
+                anisotropic.setdefault("ice_ring", []).append(
+                    (radial, _texture_profile(rng, spottiness)))
             else:
-                ice_iso = radial if ice_iso is None else ice_iso + radial
-    loop_iso, loop_aniso = None, []
+                isotropic["ice_ring"] = isotropic.get("ice_ring", 0) + radial
     for strength, d, width, centre, spread, paired in scene.loop_rings:
         radial = _ring(s, d, width, strength)
         if spread >= 360:
-            loop_iso = radial if loop_iso is None else loop_iso + radial
+            isotropic["loop_scattering"] = isotropic.get("loop_scattering", 0) + radial
         else:
-            loop_aniso.append((radial, _arc_profile(centre, spread, bool(paired))))
-    cloud = None
-    if scene.diffuse[4]:  # cloudy diffuse texture: a gentle modulation of the local background
-        h, w = index.shape
-        rng = sample_rng(scene, CLOUD_STREAM)
-        field = cv2.resize(rng.normal(size=(40, 40)).astype(np.float32), (w, h),
-                           interpolation=cv2.INTER_CUBIC)
-        fade = np.exp(-((geometry.s / np.float32(0.4)) ** 2))
-        cloud = np.float32(scene.diffuse[4] * 0.3) * np.clip(field, -1, 2) * fade
-    return BackgroundParts(
-        base.take(index), None if strong is None else strong.take(index),
-        None if water is None else water.take(index),
-        _lookup(geometry, ice_iso, ice_aniso), _lookup(geometry, loop_iso, loop_aniso), cloud)
+            anisotropic.setdefault("loop_scattering", []).append(
+                (radial, _arc_profile(centre, spread, bool(paired))))
+    return Profiles(isotropic, anisotropic)
+
+
+def cloud(scene: Scene, geometry: PixelGeometry) -> np.ndarray | None:
+    """Cloudy diffuse texture: a gentle modulation of the local background (None without)."""
+    if not scene.diffuse[4]:
+        return None
+    h, w = geometry.s.shape
+    rng = sample_rng(scene, CLOUD_STREAM)
+    field = cv2.resize(rng.normal(size=(40, 40)).astype(np.float32), (w, h),
+                       interpolation=cv2.INTER_CUBIC)
+    fade = np.exp(-((geometry.s / np.float32(0.4)) ** 2))
+    return np.float32(scene.diffuse[4] * 0.3) * np.clip(field, -1, 2) * fade
+
+
+def background(scene: Scene, geometry: PixelGeometry) -> np.ndarray:
+    """Expected background photons per pixel, everything drawn together."""
+    found = profiles(scene, geometry.s_index[1])
+    out = _lookup(geometry, sum(found.isotropic.values()),
+                  [pair for pairs in found.anisotropic.values() for pair in pairs])
+    modulation = cloud(scene, geometry)
+    if modulation is not None:
+        out *= 1.0 + modulation
+    return out
+
+
+def class_background(scene: Scene, geometry: PixelGeometry, name: str) -> np.ndarray | None:
+    """Expected photons per pixel of one class's part of the background (None if the
+    scene draws none of it); the name 'all' asks for the whole background (without the cloud)."""
+    found = profiles(scene, geometry.s_index[1])
+    if name == "all":
+        iso = list(found.isotropic.values())
+        aniso = [pair for pairs in found.anisotropic.values() for pair in pairs]
+    else:
+        iso = [found.isotropic[name]] if name in found.isotropic else []
+        aniso = found.anisotropic.get(name, [])
+    return _lookup(geometry, sum(iso) if iso else None, aniso)
 
 
 def _lookup(geometry: PixelGeometry, isotropic, anisotropic) -> np.ndarray | None:

@@ -20,7 +20,7 @@ from dataclasses import replace
 import numpy as np
 
 from mxqc.classes import CLASSES
-from mxqc.simulate.generate import SimulatedFrame, draw_visible, judge_scene
+from mxqc.simulate.generate import DRAWS, SimulatedFrame, draw_visible, judge_scene
 from mxqc.simulate.labels import sample_labels
 from mxqc.simulate.scene import Scene, artifact_kinds
 
@@ -31,13 +31,14 @@ ARTIFACT = CLASSES.index("artifact")
 ICE = CLASSES.index("ice_ring")
 
 
-def simulate_sweep(n: int, *, seed: int, detector: str, rates=None, labels=None
-                   ) -> list[SimulatedFrame]:
+def simulate_sweep(n: int, *, seed: int, detector: str, rates=None, labels=None,
+                   draws: int = DRAWS) -> list[SimulatedFrame]:
     """``n`` frames of one sweep (``n`` = 1: a single frame), judged for visibility; the
-    sweep draws ``labels`` (7 ints, canonical order), or labels drawn like RefleX's."""
+    sweep draws ``labels`` (7 ints, canonical order), or labels drawn like RefleX's, and its
+    first frame is drawn up to ``draws`` times until they are visible (``draw_visible``)."""
     rng = np.random.default_rng(seed)
     drawn = sample_labels(1, rng, rates)[0] if labels is None else labels
-    first = draw_visible(rng, detector, drawn, seed=int(rng.integers(2**31)))
+    first = draw_visible(rng, detector, drawn, seed=int(rng.integers(2**31)), draws=draws)
     if n == 1:
         return [first]
     base = first.scene

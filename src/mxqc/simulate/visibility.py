@@ -67,44 +67,34 @@ ADDITIVE = ("loop_scattering", "background_ring", "strong_background", "diffuse_
             "ice_ring")
 
 
+RENDERED_APART = frozenset({"loop_scattering", "background_ring", "strong_background",
+                            "ice_ring"})  # the classes drawn as parts of the background
+
+
 @dataclass(frozen=True, eq=False)
 class Layers:
-    """A frame's noise-free recorded counts and what each drawn class contributes.
-
-    All arrays are (H, W) float32 in recorded counts of the raw frame. Module gaps and CCD
-    seams hold what the detector would have recorded there: the view's gap fill takes the
-    neighbouring pixels' values, which is nearly the same.
+    """A frame and what each drawn class changes in it, in the ``VIEW_SIZE``² view.
 
     Attributes
     ----------
-    total : noise-free counts of everything drawn (before digital artefacts)
-    parts : additive contribution of each drawn class in ``ADDITIVE``
-    counts : the recorded frame, and ``artifact_change`` what its digital artefacts
-        changed (None without artefacts)
-    background : noise-free counts of the background alone (no spots), baseline gains, and
-        ``gain_change`` = actual / baseline gains − 1 (both None without a faulty response)
+    level : noise-free recorded counts (per raw pixel, averaged over each view pixel)
+    shown : grey-level change Δ of each drawn class but the non-uniform response (the
+        additive ones in ``ADDITIVE``, and the digital artefacts)
+    gain_change : actual / baseline gains − 1, and ``background`` the background's counts
+        under baseline gains (both None without a faulty response)
     adu_per_photon, readout_noise : the detector's counting noise
     clip : the recorded frame's own clip value (``normalise.clip_value_of``)
+    raw_per_view : raw pixels averaged into one view pixel
     """
 
-    total: np.ndarray
-    parts: dict[str, np.ndarray]
-    counts: np.ndarray
-    artifact_change: np.ndarray | None
-    background: np.ndarray | None
+    level: np.ndarray
+    shown: dict[str, np.ndarray]
     gain_change: np.ndarray | None
+    background: np.ndarray | None
     adu_per_photon: float
     readout_noise: float
     clip: float
-
-
-def _view(values: np.ndarray) -> np.ndarray:
-    return cv2.resize(values, (VIEW_SIZE, VIEW_SIZE), interpolation=cv2.INTER_AREA)
-
-
-def _grey(counts: np.ndarray, clip: float) -> np.ndarray:
-    """Grey levels (0–255, 255 = at the clip) of raw ``counts`` in the normalised view."""
-    return _view(np.minimum(counts, np.float32(clip))) * np.float32(255.0 / clip)
+    raw_per_view: float
 
 
 def score(change: np.ndarray, noise: np.ndarray, min_footprint: int = 4) -> float:
@@ -120,33 +110,18 @@ def score(change: np.ndarray, noise: np.ndarray, min_footprint: int = 4) -> floa
 
 def noise(layers: Layers) -> np.ndarray:
     """σ of the view's grey levels (0 where the frame is clipped)."""
-    clip = layers.clip
-    level = _view(layers.total)
-    raw_per_view = layers.total.size / VIEW_SIZE**2
-    variance = layers.adu_per_photon * np.maximum(level, 0) + layers.readout_noise**2
-    sigma = np.where(level < clip, np.sqrt(variance / raw_per_view), 0).astype(np.float32)
-    return sigma * np.float32(255.0 / clip)
+    variance = (layers.adu_per_photon * np.maximum(layers.level, 0)
+                + layers.readout_noise**2) / layers.raw_per_view
+    sigma = np.where(layers.level < layers.clip, np.sqrt(variance), 0).astype(np.float32)
+    return sigma * np.float32(255.0 / layers.clip)
 
 
 def changes(layers: Layers, drawn) -> dict[str, np.ndarray]:
     """Grey-level change Δ each drawn class makes in the normalised view."""
-    clip = layers.clip
-    seen = _grey(layers.total, clip)
-    out = {}
-    for name, flag in zip(CLASSES, drawn, strict=True):
-        if not flag:
-            continue
-        if name in ADDITIVE:
-            part = layers.parts.get(name)
-            out[name] = (np.zeros_like(seen) if part is None
-                         else seen - _grey(layers.total - part, clip))
-        elif name == "artifact":
-            change = layers.artifact_change
-            out[name] = (np.zeros_like(seen) if change is None else
-                         _grey(layers.counts, clip) - _grey(layers.counts - change, clip))
-        else:
-            out[name] = _gain_edges(layers)
-    return out
+    empty = np.zeros_like(layers.level)
+    return {name: _gain_edges(layers) if name == "non_uniform_detector"
+            else layers.shown.get(name, empty)
+            for name, flag in zip(CLASSES, drawn, strict=True) if flag}
 
 
 def visibility(layers: Layers, drawn) -> dict[str, float | None]:
@@ -160,17 +135,16 @@ def visibility(layers: Layers, drawn) -> dict[str, float | None]:
 def _gain_edges(layers: Layers) -> np.ndarray:
     """Grey-level change of the non-uniform response that a person can see: its edges."""
     if layers.gain_change is None:
-        return np.zeros((VIEW_SIZE, VIEW_SIZE), np.float32)
-    relative = _view(layers.gain_change)
+        return np.zeros_like(layers.level)
+    relative = layers.gain_change
     # the smooth part, blurred over VIEW_SIZE / 32 on an 8× smaller copy (same result, cheaper)
     coarse = cv2.resize(relative, (VIEW_SIZE // 8, VIEW_SIZE // 8), interpolation=cv2.INTER_AREA)
     smooth = cv2.resize(cv2.GaussianBlur(coarse, (0, 0), VIEW_SIZE / 256,
                                          borderType=cv2.BORDER_REFLECT),
                         (VIEW_SIZE, VIEW_SIZE), interpolation=cv2.INTER_LINEAR)
-    edges = relative - smooth
-    background = _view(layers.background)
-    grey = np.minimum(background, layers.clip) * np.float32(255.0 / layers.clip)
-    return np.where(background < layers.clip, edges * grey, 0).astype(np.float32)
+    grey = np.minimum(layers.background, layers.clip) * np.float32(255.0 / layers.clip)
+    return np.where(layers.background < layers.clip, (relative - smooth) * grey, 0).astype(
+        np.float32)
 
 
 def visible_labels(drawn, scores: dict[str, float | None]) -> tuple[int, ...]:
