@@ -59,18 +59,27 @@ def first_draw_table(n: int, workers: int) -> tuple[list[str], list]:
 
 
 def truth_table(dataset: Path) -> list[str]:
+    """Per class: drawn, visible and turned-to-0 labels of a simulated set, and how many
+    draws were thrown away because the class was invisible in them."""
     drawn = np.zeros(len(CLASSES), int)
     visible = np.zeros(len(CLASSES), int)
-    frames = 0
+    thrown = dict.fromkeys(CLASSES, 0)
+    frames = redrawn = 0
     with open(dataset / "truth.jsonl") as f:
         for line in f:
             row = json.loads(line)
             frames += 1
             drawn += np.array([row["drawn"][c] for c in CLASSES])
             visible += np.array([row["visible"][c] for c in CLASSES])
-    lines = [f"## Labels turned to 0 in `{dataset.name}` ({frames} frames, after redraws)", "",
-             "| class | drawn | visible | turned to 0 |", "|---|---|---|---|"]
-    lines += [f"| {c} | {d} | {v} | {d - v} ({(d - v) / max(d, 1):.1%}) |"
+            redrawn += bool(row["rejected_draws"])
+            for invisible in row["rejected_draws"]:
+                for c in invisible:
+                    thrown[c] += 1
+    lines = [f"## Labels turned to 0 in `{dataset.name}` ({frames} frames, {redrawn} of them "
+             "drawn again)", "",
+             "| class | drawn | visible | turned to 0 | draws thrown away, class invisible |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {c} | {d} | {v} | {d - v} ({(d - v) / max(d, 1):.1%}) | {thrown[c]} |"
               for c, d, v in zip(CLASSES, drawn, visible, strict=True)]
     return [*lines, ""]
 
@@ -78,6 +87,7 @@ def truth_table(dataset: Path) -> list[str]:
 def gallery(rows, out_dir: Path, per_side: int = 4) -> list[Path]:
     """Per class: the frames scoring just below and just above the threshold."""
     from matplotlib.figure import Figure
+    from PIL import Image
 
     from mxqc.normalise import normalise
     from mxqc.simulate.generate import render_scene, scene_layers
@@ -113,6 +123,8 @@ def gallery(rows, out_dir: Path, per_side: int = 4) -> list[Path]:
         fig.tight_layout()
         path = out_dir / f"visibility-gallery-{name}.png"
         fig.savefig(path)
+        # a 128-colour palette halves the file and looks the same
+        Image.open(path).convert("RGB").quantize(colors=128).save(path, optimize=True)
         written.append(path)
     return written
 
@@ -137,9 +149,9 @@ def main() -> None:
                 print("wrote", path)
     text = "\n".join(lines)
     print(text)
-    mode = "a" if args.truth and RESULTS.exists() else "w"
-    with open(RESULTS, mode) as f:
-        f.write(text if mode == "w" else "\n" + "\n".join(lines[4:]))
+    if args.truth and RESULTS.exists():  # a data set's counts go below the first draws
+        text = RESULTS.read_text() + "\n" + "\n".join(lines[2:])
+    RESULTS.write_text(text)
 
 
 if __name__ == "__main__":

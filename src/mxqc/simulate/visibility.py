@@ -7,8 +7,9 @@ seen in the frame as written, the way a person looks at it:
 * the frame's own normalisation: clipped at its own 95th-percentile count (``normalise``),
   scaled to 0–255 and area-resized to a ``VIEW_SIZE``² image;
 * each class's contribution rendered on its own, noise-free, and turned into the change of
-  grey level it makes in that image (``Δ``: the image with everything minus the image
-  without the class; where the frame is clipped, the change is 0);
+  grey level it makes in that image (``Δ``: the noise-free frame minus the noise-free frame
+  without the class, both clipped per raw pixel, then area-averaged; where the frame is
+  clipped, the change is 0);
 * against the frame's own noise where the change lies: the Poisson (and CCD readout) noise
   σ of the view's pixels, averaged over as much of the footprint as the eye integrates
   (``EYE_PIXELS`` view pixels at most: a person sees a faint step over a whole module but
@@ -22,7 +23,8 @@ it changes by at least half a grey level):
 
 and it is visible when the footprint covers at least the class's ``MIN_FOOTPRINT`` view
 pixels (a ring a person marks is more than a blob beside the beam stop; a hot pixel is a
-pixel) and the score reaches the class's threshold in ``THRESHOLDS``. What each class's ``Δ`` is:
+pixel) and the score reaches the class's threshold in ``THRESHOLDS``. What each class's
+``Δ`` is:
 
 * loop scattering, background ring, ice ring: their rings and arcs;
 * strong background: the air scatter and flat background above the most a frame without
