@@ -16,3 +16,5 @@ CLASS_DESCRIPTIONS: dict[str, str] = {
 
 CLASSES: tuple[str, ...] = tuple(CLASS_DESCRIPTIONS)
 N_CLASSES = len(CLASSES)
+# A label nobody knows (``?`` or empty in a label file): left out of losses and measures.
+UNKNOWN = -1

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 
-from mxqc.classes import CLASSES
+from mxqc.classes import CLASSES, UNKNOWN
 from mxqc.errors import MxqcError
 from mxqc.io import read_frame
 from mxqc.normalise import normalise_frame
@@ -31,25 +31,39 @@ class DatasetError(MxqcError):
 
 @dataclass(frozen=True, eq=False)
 class LabelTable:
-    """Image names and their (n, 7) 0/1 labels in canonical class order."""
+    """Image names and their (n, 7) labels in canonical class order: 1 present, 0 absent,
+    ``UNKNOWN`` (−1) where nobody knows (partial labels, as on real frames)."""
 
     names: tuple[str, ...]
     labels: np.ndarray
 
+    @property
+    def known(self) -> np.ndarray:
+        """(n, 7) bool: where the label is 0 or 1."""
+        return self.labels != UNKNOWN
+
+
+def _label(value: str) -> int:
+    value = value.strip()
+    if value in ("?", ""):
+        return UNKNOWN
+    if value in ("0", "1"):
+        return int(value)
+    raise ValueError(f"{value!r} is not 0, 1 or ? (unknown)")
+
 
 def read_labels(path) -> LabelTable:
-    """Read a RefleX label CSV; the columns must be ``image`` and the classes in order."""
+    """Read a RefleX label CSV; the columns must be ``image`` and the classes in order.
+    A label may be ``?`` or empty: unknown (``UNKNOWN``)."""
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     if not rows or tuple(rows[0]) != ("image", *CLASSES):
         raise DatasetError(f"{path}: header must be image,{','.join(CLASSES)}; "
                            f"got {','.join(rows[0]) if rows else 'an empty file'}")
     try:
-        labels = np.array([[int(v) for v in r[1:]] for r in rows[1:]], np.int8)
+        labels = np.array([[_label(v) for v in r[1:]] for r in rows[1:]], np.int8)
     except ValueError as exc:
-        raise DatasetError(f"{path}: labels must be 0 or 1 ({exc})") from None
-    if labels.size and not np.isin(labels, (0, 1)).all():
-        raise DatasetError(f"{path}: labels must be 0 or 1")
+        raise DatasetError(f"{path}: labels must be 0, 1 or ? ({exc})") from None
     return LabelTable(tuple(r[0] for r in rows[1:]), labels.reshape(-1, len(CLASSES)))
 
 
@@ -57,7 +71,8 @@ def write_labels(path, names, labels) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(("image", *CLASSES))
-        writer.writerows((n, *map(int, row)) for n, row in zip(names, labels, strict=True))
+        writer.writerows((n, *("?" if v == UNKNOWN else int(v) for v in row))
+                         for n, row in zip(names, labels, strict=True))
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,6 +116,7 @@ def stratified_split(labels: np.ndarray, *, seed: int = 0,
     demand, so on small sets a split can be a few samples off (exact at N = 1,000 in tests).
     """
     n = len(labels)
+    labels = np.maximum(labels, 0)  # unknown labels stratify as absent
     n_train, n_val = int(fractions[0] * n), int(fractions[1] * n)
     first = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=n - n_train,
                                              random_state=seed)

@@ -8,6 +8,12 @@ Zero-division conventions (ours, explicit):
 - ROC AUC of a class whose truth holds one value only → NaN (undefined), and such classes
   are left out of any mean.
 
+Unknown labels (``classes.UNKNOWN``, partial labels) are left out: per-class measures use the
+images where that class is known; the multi-label ones count an unknown entry as neither
+true nor predicted (it adds no true or false positive or negative to precision, recall,
+F-scores, the Jaccard index or the exact match), and MCC, accuracy and AUC use the known
+images of each class.
+
 Differences in ``reflex_compatible`` mode (what the original code computed; notes §6):
 
 - F2 is the *per-image* (sample-averaged) F2, an image with no true and no predicted label
@@ -22,7 +28,7 @@ import warnings
 import numpy as np
 from sklearn import metrics as skm
 
-from mxqc.classes import CLASSES
+from mxqc.classes import CLASSES, UNKNOWN
 
 MULTILABEL_MEASURES = ("precision_macro", "recall_macro", "f1_macro", "f2_macro", "mcc_macro",
                        "jaccard", "exact_match")
@@ -36,9 +42,9 @@ def _check(y_true, y_score):
     if y_true.ndim != 2 or y_true.shape != y_score.shape:
         raise ValueError(f"y_true and y_score must be (n_samples, n_classes) of equal shape, "
                          f"got {y_true.shape} and {y_score.shape}")
-    if not np.isin(y_true, (0, 1)).all():
-        raise ValueError("y_true must hold only 0 and 1")
-    return y_true.astype(int), y_score
+    if not np.isin(y_true, (0, 1, UNKNOWN)).all():
+        raise ValueError(f"y_true must hold only 0 and 1 (or {UNKNOWN}: unknown)")
+    return y_true.astype(int), y_score, y_true != UNKNOWN
 
 
 def jaccard_per_image(y_true, y_pred) -> np.ndarray:
@@ -60,7 +66,7 @@ def multilabel_scores(y_true, y_score, *, threshold=0.5, reflex_compatible: bool
 
     Parameters
     ----------
-    y_true : (n_samples, n_classes) array of {0, 1}
+    y_true : (n_samples, n_classes) array of {0, 1, UNKNOWN}
     y_score : (n_samples, n_classes) array
         Probabilities (or 0/1 predictions).
     threshold : float or (n_classes,) array
@@ -78,22 +84,25 @@ def multilabel_scores(y_true, y_score, *, threshold=0.5, reflex_compatible: bool
     >>> multilabel_scores(t, p)["exact_match"]
     0.5
     """
-    y_true, y_score = _check(y_true, y_score)
+    y_true, y_score, known = _check(y_true, y_score)
     y_pred = (y_score > np.asarray(threshold)).astype(int)
+    mcc = float(np.mean([_mcc(y_true[known[:, j], j], y_pred[known[:, j], j])
+                         for j in range(y_true.shape[1])]))
+    y_true, y_pred = np.where(known, y_true, 0), np.where(known, y_pred, 0)
     per_class = dict(
         precision_macro=skm.precision_score(y_true, y_pred, average="macro", zero_division=0),
         recall_macro=skm.recall_score(y_true, y_pred, average="macro", zero_division=0),
         f1_macro=skm.f1_score(y_true, y_pred, average="macro", zero_division=0),
         f2_macro=skm.fbeta_score(y_true, y_pred, beta=2, average="macro", zero_division=0),
-        mcc_macro=float(np.mean([_mcc(y_true[:, j], y_pred[:, j])
-                                 for j in range(y_true.shape[1])])),
+        mcc_macro=mcc,
         jaccard=float(jaccard_per_image(y_true, y_pred).mean()),
         exact_match=float(np.all(y_true == y_pred, axis=1).mean()),
     )
     if reflex_compatible:
         per_class["f2_macro"] = max(
-            skm.fbeta_score(y_true, (y_score > th).astype(int), beta=2, average="samples",
-                            zero_division=0) for th in REFLEX_F2_THRESHOLDS)
+            skm.fbeta_score(y_true, np.where(known, y_score > th, 0), beta=2,
+                            average="samples", zero_division=0)
+            for th in REFLEX_F2_THRESHOLDS)
     return {k: float(v) for k, v in per_class.items()}
 
 
@@ -108,13 +117,13 @@ def per_class_scores(y_true, y_score, *, threshold=0.5, reflex_compatible: bool 
     -------
     dict of class name → dict of measure → float.
     """
-    y_true, y_score = _check(y_true, y_score)
+    y_true, y_score, known = _check(y_true, y_score)
     if len(class_names) != y_true.shape[1]:
         raise ValueError(f"{len(class_names)} class names for {y_true.shape[1]} columns")
     thresholds = np.broadcast_to(np.asarray(threshold, float), (y_true.shape[1],))
     out = {}
     for j, name in enumerate(class_names):
-        t, s = y_true[:, j], y_score[:, j]
+        t, s = y_true[known[:, j], j], y_score[known[:, j], j]
         p = (s > thresholds[j]).astype(int)
         ranked = p if reflex_compatible else s
         auc = skm.roc_auc_score(t, ranked) if np.unique(t).size == 2 else float("nan")

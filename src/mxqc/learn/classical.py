@@ -20,8 +20,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 import mxqc
-from mxqc.classes import CLASSES
-from mxqc.dataset import Dataset, dataset_normalisation
+from mxqc.classes import CLASSES, UNKNOWN
+from mxqc.dataset import Dataset, DatasetError, dataset_normalisation
 from mxqc.learn import store
 from mxqc.learn.model import ClassicalModel, classical_scores
 from mxqc.learn.thresholds import tune_thresholds
@@ -93,6 +93,9 @@ def train_classical(dataset: Dataset, kind: str, *, seed: int = 0,
     started = time.perf_counter()
     x_tr, x_val = (store.radial(dataset, s, centre_method) for s in ("train", "val"))
     y_tr, y_val = (store.split_table(dataset, s).labels for s in ("train", "val"))
+    if (y_tr == UNKNOWN).any():
+        raise DatasetError(f"{dataset.root}: the training split has unknown (?) labels; the "
+                           "classical models need every label known (a CNN masks them out)")
     pipeline, search = fit_classical(kind, x_tr, y_tr, x_val, y_val, seed=seed, n_jobs=n_jobs)
     metadata = {"kind": "classical", "model": kind, "representation": "radial",
                 "classes": list(CLASSES), "grid_search": search,

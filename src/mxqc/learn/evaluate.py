@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import sklearn.metrics as skm
 
-from mxqc.classes import CLASSES
+from mxqc.classes import CLASSES, UNKNOWN
 from mxqc.dataset import Dataset
 from mxqc.learn import store
 from mxqc.learn.model import Model
@@ -127,12 +127,14 @@ def plot_curves(out_png, truth, scores, thresholds, *, title: str = "") -> Path:
 
     fig = Figure(figsize=(15, 9), layout="constrained")
     roc_ax, pr_ax = fig.add_subplot(2, 2, 1), fig.add_subplot(2, 2, 2)
+    known = truth != UNKNOWN
     for j, name in enumerate(CLASSES):
-        if np.unique(truth[:, j]).size < 2:
+        t, s = truth[known[:, j], j], scores[known[:, j], j]
+        if np.unique(t).size < 2:
             continue
-        fpr, tpr, _ = skm.roc_curve(truth[:, j], scores[:, j])
-        prec, rec, _ = skm.precision_recall_curve(truth[:, j], scores[:, j])
-        auc = skm.roc_auc_score(truth[:, j], scores[:, j])
+        fpr, tpr, _ = skm.roc_curve(t, s)
+        prec, rec, _ = skm.precision_recall_curve(t, s)
+        auc = skm.roc_auc_score(t, s)
         roc_ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
         pr_ax.plot(rec, prec, label=name)
     roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
@@ -143,7 +145,7 @@ def plot_curves(out_png, truth, scores, thresholds, *, title: str = "") -> Path:
     pred = scores > np.asarray(thresholds)
     for j, name in enumerate(CLASSES):
         ax = fig.add_subplot(grid[0, j])
-        cm = skm.confusion_matrix(truth[:, j], pred[:, j], labels=[0, 1])
+        cm = skm.confusion_matrix(truth[known[:, j], j], pred[known[:, j], j], labels=[0, 1])
         ax.imshow(cm, cmap="Blues")
         for (r, c), v in np.ndenumerate(cm):
             ax.text(c, r, str(v), ha="center", va="center",

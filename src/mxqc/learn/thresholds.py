@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mxqc.classes import UNKNOWN
+
 CANDIDATES = np.round(np.arange(0.02, 0.985, 0.01), 2)
 
 
@@ -20,7 +22,8 @@ def _fbeta(t: np.ndarray, p: np.ndarray, beta: float) -> np.ndarray:
 def tune_thresholds(y_true, scores, *, beta: float = 1.0) -> np.ndarray:
     """(n_classes,) thresholds maximising each class's F-beta on (y_true, scores).
 
-    Ties go to the candidate nearest 0.5; a class with no positives keeps 0.5.
+    Ties go to the candidate nearest 0.5; a class with no positives keeps 0.5. Unknown labels
+    (``UNKNOWN``) are left out.
 
     Examples
     --------
@@ -28,13 +31,15 @@ def tune_thresholds(y_true, scores, *, beta: float = 1.0) -> np.ndarray:
     >>> float(tune_thresholds(t, s)[0]) < 0.3
     True
     """
-    y_true = np.asarray(y_true).astype(bool)
+    y_true = np.asarray(y_true)
     scores = np.asarray(scores, float)
     out = np.full(y_true.shape[1], 0.5)
     for j in range(y_true.shape[1]):
-        if not y_true[:, j].any():
+        known = y_true[:, j] != UNKNOWN
+        t = y_true[known, j] == 1
+        if not t.any():
             continue
-        f = _fbeta(y_true[:, j], scores[None, :, j] > CANDIDATES[:, None], beta)
+        f = _fbeta(t, scores[None, known, j] > CANDIDATES[:, None], beta)
         best = np.flatnonzero(f >= f.max() - 1e-12)
         out[j] = CANDIDATES[best[np.argmin(np.abs(CANDIDATES[best] - 0.5))]]
     return out

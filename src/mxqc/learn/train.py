@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 import mxqc
-from mxqc.classes import CLASSES
+from mxqc.classes import CLASSES, UNKNOWN
 from mxqc.dataset import Dataset, dataset_normalisation
 from mxqc.errors import MxqcError
 from mxqc.learn import store
@@ -128,6 +128,22 @@ def _batches(n: int, batch_size: int, gen: torch.Generator | None, device):
 
 def _autocast(config: TrainConfig, device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16)
+
+
+class KnownLabelsLoss(nn.Module):
+    """Binary cross-entropy with logits over the known labels only: an ``UNKNOWN`` entry
+    (a partial label) adds nothing to the loss or its gradient. With every label known it
+    is ``nn.BCEWithLogitsLoss(pos_weight=...)``."""
+
+    def __init__(self, pos_weight: torch.Tensor):
+        super().__init__()
+        self.register_buffer("pos_weight", pos_weight)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        known = target != UNKNOWN
+        loss = nn.functional.binary_cross_entropy_with_logits(
+            logits, target.clamp(min=0), pos_weight=self.pos_weight, reduction="none")
+        return (loss * known).sum() / known.sum().clamp(min=1)
 
 
 @torch.no_grad()
@@ -250,15 +266,19 @@ def start_from_model(net, config: TrainConfig) -> CnnModel:
 
 
 def _macro_f1(y_true: np.ndarray, scores: np.ndarray) -> float:
-    pred, t = scores > 0.5, y_true > 0.5
+    pred, t = (scores > 0.5) & (y_true != UNKNOWN), y_true > 0.5
     tp, fp, fn = (pred & t).sum(0), (pred & ~t).sum(0), (~pred & t).sum(0)
     return float(np.mean(np.where(tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1),
                                   1.0)))
 
 
 def _summary(labels: np.ndarray) -> dict:
-    return {"frames": len(labels),
-            "positives": {c: int(v) for c, v in zip(CLASSES, labels.sum(0), strict=True)}}
+    summary = {"frames": len(labels), "positives": {
+        c: int(v) for c, v in zip(CLASSES, (labels == 1).sum(0), strict=True)}}
+    unknown = (labels == UNKNOWN).sum(0)
+    if unknown.any():
+        summary["unknown"] = {c: int(v) for c, v in zip(CLASSES, unknown, strict=True)}
+    return summary
 
 
 def train_cnn(dataset: Dataset, config: TrainConfig = TrainConfig(), *,
@@ -274,11 +294,11 @@ def train_cnn(dataset: Dataset, config: TrainConfig = TrainConfig(), *,
                            device=device)
     y_val = torch.as_tensor(store.split_table(dataset, "val").labels, dtype=torch.float32,
                             device=device)
-    positives = y_tr.sum(0)
-    weights = ((len(y_tr) - positives) / positives.clamp(min=1)).clamp(1.0, MAX_POS_WEIGHT)
+    positives, negatives = (y_tr == 1).sum(0), (y_tr == 0).sum(0)
+    weights = (negatives / positives.clamp(min=1)).clamp(1.0, MAX_POS_WEIGHT)
     if not config.pos_weight:
         weights = torch.ones_like(weights)
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=weights)
+    loss_fn = KnownLabelsLoss(weights)
     net = build_network(config.arch, dropout=config.dropout,
                         in_channels=channels(config.pooling))
     if config.pretrained:

@@ -43,7 +43,9 @@ class PixelGeometry:
         index = (self.s * np.float32((S_GRID - 1) / top) + np.float32(0.5)).astype(np.int32)
         return index, top
 
+    @cached_property
     def azimuth_bin(self) -> np.ndarray:
+        """Bin of each pixel's azimuth on the azimuthal profiles' grid."""
         scale = np.float32(AZIMUTH_BINS / (2 * np.pi))
         return ((self.phi + np.float32(np.pi)) * scale).astype(np.int32) % AZIMUTH_BINS
 
@@ -213,7 +215,7 @@ def _lookup(geometry: PixelGeometry, isotropic, anisotropic) -> np.ndarray | Non
         owner = radial.argmax(axis=0).astype(np.int32).take(index)
         azimuthal = np.stack([a for _, a in anisotropic]).ravel()
         out += radial.sum(axis=0).take(index) * azimuthal.take(
-            owner * AZIMUTH_BINS + geometry.azimuth_bin())
+            owner * AZIMUTH_BINS + geometry.azimuth_bin)
     return out.astype(np.float32, copy=False)
 
 
