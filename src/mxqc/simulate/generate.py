@@ -102,10 +102,10 @@ def _area(values: np.ndarray) -> np.ndarray:
     return cv2.resize(values, (VIEW_SIZE, VIEW_SIZE), interpolation=cv2.INTER_AREA)
 
 
-def _grey(counts: np.ndarray, clip: float) -> np.ndarray:
+def _grey(counts: np.ndarray, clip: float, *, scratch: bool = False) -> np.ndarray:
     """Grey levels (0–255) of raw ``counts`` in the view, clipped per raw pixel (NaN gaps
-    left out as 0)."""
-    clipped = np.minimum(counts, np.float32(clip))
+    left out as 0); with ``scratch``, ``counts`` is clipped in place."""
+    clipped = np.minimum(counts, np.float32(clip), out=counts if scratch else None)
     cv2.patchNaNs(clipped, 0)
     return _area(clipped) * np.float32(255.0 / clip)
 
@@ -119,34 +119,42 @@ def _layers(scene, geometry, expected, diffuse, scale, baseline, gains, counts,
     h, w = model.shape
     clip = clip_value_of(counts[::2, ::2])[0]  # a quarter of the pixels: the same p95
     recorded = scale * gains
+    total = expected * gains
     if model.ccd:
         recorded *= np.float32(model.adu_per_photon)
-    total = expected * gains * np.float32(model.adu_per_photon)
-    if model.ccd:
+        total *= np.float32(model.adu_per_photon)
         total += np.float32(response.ccd_pedestal(scene))
     seen = _grey(total, clip)
     drawn = {c for c, flag in zip(CLASSES, scene.labels, strict=True) if flag}
+    found = render.profiles(scene, geometry.s_index[1])
+
+    def without(part):  # grey change of taking ``part`` (expected photons) away, in place
+        part *= recorded
+        return seen - _grey(np.subtract(total, part, out=part), clip, scratch=True)
+
     shown = {}
     for name in sorted(drawn & RENDERED_APART):
-        part = render.class_background(scene, geometry, name)
+        part = render.class_background(geometry, found, name)
         if part is not None:
-            shown[name] = seen - _grey(total - part * recorded, clip)
+            shown[name] = without(part)
     if "diffuse_scattering" in drawn:
-        part = np.zeros_like(total)
-        if diffuse is not None:
-            part += diffuse
+        part = np.zeros_like(total) if diffuse is None else diffuse.copy()
         modulation = render.cloud(scene, geometry)
         if modulation is not None:
-            part += render.class_background(scene, geometry, "all") * modulation
-        shown["diffuse_scattering"] = seen - _grey(total - part * recorded, clip)
+            part += render.class_background(geometry, found, "all") * modulation
+        shown["diffuse_scattering"] = without(part)
     if "artifact" in drawn and artifact_change is not None:
-        shown["artifact"] = _grey(counts, clip) - _grey(counts - artifact_change, clip)
+        shown["artifact"] = _grey(counts, clip) - _grey(counts - artifact_change, clip,
+                                                         scratch=True)
     faulty = "non_uniform_detector" in drawn and gains is not baseline
+    background = None
+    if faulty:
+        background = render.class_background(geometry, found, "all") * scale * baseline
+        background *= np.float32(model.adu_per_photon)
     return Layers(
         level=_area(total), shown=shown,
         gain_change=_area(gains / baseline - np.float32(1.0)) if faulty else None,
-        background=_area(render.class_background(scene, geometry, "all") * scale * baseline
-                         * np.float32(model.adu_per_photon)) if faulty else None,
+        background=None if background is None else _area(background),
         adu_per_photon=model.adu_per_photon, readout_noise=model.readout_noise, clip=clip,
         raw_per_view=h * w / VIEW_SIZE**2)
 

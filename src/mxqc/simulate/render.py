@@ -188,10 +188,11 @@ def background(scene: Scene, geometry: PixelGeometry) -> np.ndarray:
     return out
 
 
-def class_background(scene: Scene, geometry: PixelGeometry, name: str) -> np.ndarray | None:
-    """Expected photons per pixel of one class's part of the background (None if the
-    scene draws none of it); the name 'all' asks for the whole background (without the cloud)."""
-    found = profiles(scene, geometry.s_index[1])
+def class_background(geometry: PixelGeometry, found: Profiles, name: str
+                     ) -> np.ndarray | None:
+    """Expected photons per pixel of one class's part of the background ``found`` by
+    ``profiles`` on ``geometry`` (None if it has none); 'all' is the whole background
+    (without the cloud)."""
     if name == "all":
         iso = list(found.isotropic.values())
         aniso = [pair for pairs in found.anisotropic.values() for pair in pairs]
