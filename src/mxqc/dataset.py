@@ -53,15 +53,20 @@ def _label(value: str) -> int:
 
 
 def read_labels(path) -> LabelTable:
-    """Read a RefleX label CSV; the columns must be ``image`` and the classes in order.
-    A label may be ``?`` or empty: unknown (``UNKNOWN``)."""
+    """Read a RefleX label CSV; the columns must be ``image`` and the classes in order (more
+    columns after them, such as a ``note``, are left out). A label may be ``?`` or empty:
+    unknown (``UNKNOWN``)."""
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
-    if not rows or tuple(rows[0]) != ("image", *CLASSES):
+    width = 1 + len(CLASSES)
+    if not rows or tuple(rows[0][:width]) != ("image", *CLASSES):
         raise DatasetError(f"{path}: header must be image,{','.join(CLASSES)}; "
                            f"got {','.join(rows[0]) if rows else 'an empty file'}")
     try:
-        labels = np.array([[_label(v) for v in r[1:]] for r in rows[1:]], np.int8)
+        short = next((r[0] if r else "(empty)" for r in rows[1:] if len(r) < width), None)
+        if short is not None:
+            raise ValueError(f"row {short} has fewer than {width} columns")
+        labels = np.array([[_label(v) for v in r[1:width]] for r in rows[1:]], np.int8)
     except ValueError as exc:
         raise DatasetError(f"{path}: labels must be 0, 1 or ? ({exc})") from None
     return LabelTable(tuple(r[0] for r in rows[1:]), labels.reshape(-1, len(CLASSES)))

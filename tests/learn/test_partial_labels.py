@@ -30,6 +30,16 @@ def test_label_files_take_question_marks_and_blanks_as_unknown(tmp_path):
         read_labels(path)
 
 
+def test_the_shared_real_frames_label_files_read_as_partial_labels(real_frames):
+    for path in (real_frames / "labels.csv", real_frames / "thaumatin-grid" / "labels.csv"):
+        table = read_labels(path)  # their trailing note column is left out
+        assert table.labels.shape == (len(table.names), len(CLASSES))
+        assert (~table.known).any() and table.known.any()
+    grid = read_labels(real_frames / "thaumatin-grid" / "labels.csv")
+    ice = CLASSES.index("ice_ring")
+    assert (grid.labels[:, ice] == 0).all()  # the grid scan is known to be free of ice
+
+
 def test_unknown_labels_change_no_measure_whatever_is_predicted():
     rng = np.random.default_rng(0)
     truth = rng.integers(0, 2, (60, 7))
