@@ -70,7 +70,8 @@ def scene_layers(scene: Scene) -> Layers:
 
 def _render(scene: Scene, *, judge: bool) -> tuple[SimulatedFrame, Layers | None]:
     geometry = render.pixel_geometry(scene)
-    expected = render.background(scene, geometry)
+    found = render.profiles(scene, geometry.s_index[1])
+    expected = render.background(scene, geometry, found)
     x, y, intensity = render.bragg_spots(scene)
     shape = scene.model.shape
     diffuse = None
@@ -94,7 +95,7 @@ def _render(scene: Scene, *, judge: bool) -> tuple[SimulatedFrame, Layers | None
     frame = SimulatedFrame(counts, scene)
     if not judge:
         return frame, None
-    return frame, _layers(scene, geometry, expected, diffuse, scale, baseline, gains,
+    return frame, _layers(scene, geometry, found, expected, diffuse, scale, baseline, gains,
                           counts, artifact_change)
 
 
@@ -110,7 +111,7 @@ def _grey(counts: np.ndarray, clip: float, *, scratch: bool = False) -> np.ndarr
     return _area(clipped) * np.float32(255.0 / clip)
 
 
-def _layers(scene, geometry, expected, diffuse, scale, baseline, gains, counts,
+def _layers(scene, geometry, found, expected, diffuse, scale, baseline, gains, counts,
             artifact_change) -> Layers:
     """The frame in the 512² view a person looks at, and the grey-level change each drawn
     class makes there: its noise-free part taken away from the noise-free frame, both
@@ -126,7 +127,6 @@ def _layers(scene, geometry, expected, diffuse, scale, baseline, gains, counts,
         total += np.float32(response.ccd_pedestal(scene))
     seen = _grey(total, clip)
     drawn = {c for c, flag in zip(CLASSES, scene.labels, strict=True) if flag}
-    found = render.profiles(scene, geometry.s_index[1])
 
     def without(part):  # grey change of taking ``part`` (expected photons) away, in place
         part *= recorded

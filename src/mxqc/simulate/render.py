@@ -177,9 +177,11 @@ def cloud(scene: Scene, geometry: PixelGeometry) -> np.ndarray | None:
     return np.float32(scene.diffuse[4] * 0.3) * np.clip(field, -1, 2) * fade
 
 
-def background(scene: Scene, geometry: PixelGeometry) -> np.ndarray:
-    """Expected background photons per pixel, everything drawn together."""
-    found = profiles(scene, geometry.s_index[1])
+def background(scene: Scene, geometry: PixelGeometry, found: Profiles | None = None
+               ) -> np.ndarray:
+    """Expected background photons per pixel, everything drawn together (from the scene's
+    ``profiles`` on this geometry, ``found`` where they are already at hand)."""
+    found = found or profiles(scene, geometry.s_index[1])
     out = _lookup(geometry, sum(found.isotropic.values()),
                   [pair for pairs in found.anisotropic.values() for pair in pairs])
     modulation = cloud(scene, geometry)

@@ -65,8 +65,6 @@ THRESHOLDS = {
     "ice_ring": 2.0,
     "non_uniform_detector": 2.0,
 }
-ADDITIVE = ("loop_scattering", "background_ring", "strong_background", "diffuse_scattering",
-            "ice_ring")
 
 
 RENDERED_APART = frozenset({"loop_scattering", "background_ring", "strong_background",
@@ -81,7 +79,7 @@ class Layers:
     ----------
     level : noise-free recorded counts (per raw pixel, averaged over each view pixel)
     shown : grey-level change Δ of each drawn class but the non-uniform response (the
-        additive ones in ``ADDITIVE``, and the digital artefacts)
+        classes drawn as additive parts and the digital artefacts)
     gain_change : actual / baseline gains − 1, and ``background`` the background's counts
         under baseline gains (both None without a faulty response)
     adu_per_photon, readout_noise : the detector's counting noise
