@@ -99,8 +99,16 @@ def _block_max(values: np.ndarray, size: int) -> np.ndarray:
     return np.fmax.reduceat(out, cols, axis=1)
 
 
+# An area-resized pixel is valid when at least this share of its raw pixels is: one that
+# straddles a module gap averages a few pixels, and on a weak frame its noise (√ of a few
+# counts) drew dashed lines along every gap after the fill, which the network read as a
+# faulty detector.
+MIN_AREA_COVER = 0.5
+
+
 def _resize(values: np.ndarray, size: int, method: str) -> np.ndarray:
-    """Resize float32 values with NaN gaps; NaN where an output pixel saw no valid pixel."""
+    """Resize float32 values with NaN gaps; NaN where an output pixel saw no valid pixel
+    (for 'area', too few: ``MIN_AREA_COVER``)."""
     if method == "nearest":
         # NEAREST_EXACT samples pixel centres, which ImageMapping assumes.
         return cv2.resize(values, (size, size), interpolation=cv2.INTER_NEAREST_EXACT)
@@ -111,7 +119,7 @@ def _resize(values: np.ndarray, size: int, method: str) -> np.ndarray:
         cv2.patchNaNs(filled, 0)
         total = cv2.resize(filled, (size, size), interpolation=cv2.INTER_AREA)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(weight > 1e-6, total / weight, np.nan).astype(np.float32)
+            return np.where(weight >= MIN_AREA_COVER, total / weight, np.nan).astype(np.float32)
     if method == "max":
         return _block_max(values, size)
     raise ValueError(f"resize must be one of {RESIZE_METHODS}, got {method!r}")
