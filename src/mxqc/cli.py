@@ -185,7 +185,11 @@ def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")
                       "the first draw; invisible classes are labelled 0).")] = 4,
              resume: Annotated[bool, typer.Option(
                  help="Keep frames already in OUT (same seed and options); make the rest.")
-             ] = False):
+             ] = False,
+             canvas: Annotated[list[str] | None, typer.Option(
+                 help="Real frames (files or folders, repeatable) to inject the anomalies "
+                      "into, on their own geometry and mask; their labels.csv gives what "
+                      "they are known to show (PNG output).")] = None):
     """Simulate raw frames with known anomalies, beam centre and geometry."""
     from rich.progress import Progress
 
@@ -210,6 +214,10 @@ def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")
         except ValueError:
             raise typer.BadParameter("expected name=rate pairs separated by commas",
                                      param_hint="--rates") from None
+    if canvas:
+        _simulate_canvases(out, canvas, n, seed=seed, rates=wanted, size=size,
+                           resize=resize, draws=draws, workers=workers)
+        return
     with Progress(console=err_console, transient=True) as bar:
         task = bar.add_task(f"simulating {n} {detector} frames", total=n)
         try:
@@ -221,6 +229,22 @@ def simulate(out: Annotated[str | None, typer.Argument(help="Output directory.")
             raise typer.BadParameter(str(exc)) from None
     console.print(f"wrote {len(names)} frames, labels.csv (visible labels), truth.csv and "
                   f"truth.jsonl (drawn, visibility) to {out}")
+
+
+def _simulate_canvases(out, paths, n, **options):
+    from rich.progress import Progress
+
+    from mxqc.simulate.canvas import write_canvases
+
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task(f"injecting anomalies into {n} canvases", total=n)
+        try:
+            names = write_canvases(out, paths, n, progress=lambda k: bar.advance(task, k),
+                                   **options)
+        except MxqcError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--canvas") from None
+    console.print(f"wrote {len(names)} injected frames, labels.csv (canvas labels and the "
+                  f"visible injected classes; ? where unknown) and truth.jsonl to {out}")
 
 
 dataset_app = typer.Typer(help="Data sets in the RefleX layout.", no_args_is_help=True)

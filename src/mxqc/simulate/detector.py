@@ -105,3 +105,23 @@ DETECTORS: dict[str, DetectorModel] = {d.name: d for d in (
     DetectorModel("square1k", (1024, 1024), 0.172, (2, 2), (0, 0), 1_048_500),
     DetectorModel("square256", (256, 256), 0.172, (2, 2), (0, 0), 1_048_500),
 )}
+
+
+CANVAS_PREFIX = "canvas:"
+
+
+def canvas_name(shape: tuple[int, int], pixel_size_mm: float) -> str:
+    """The model name of a real frame used as a canvas (``simulate.canvas``)."""
+    return f"{CANVAS_PREFIX}{shape[0]}x{shape[1]}:{pixel_size_mm:g}"
+
+
+def detector_model(name: str) -> DetectorModel:
+    """A model by name: one of ``DETECTORS``, or a canvas's grid from ``canvas_name`` (a
+    photon counter whose module layout the canvas itself gives)."""
+    if name in DETECTORS:
+        return DETECTORS[name]
+    if name.startswith(CANVAS_PREFIX):
+        shape, pixel = name[len(CANVAS_PREFIX):].split(":")
+        rows, cols = (int(v) for v in shape.split("x"))
+        return DetectorModel(name, (rows, cols), float(pixel))
+    raise KeyError(f"unknown detector model {name!r}; known: {sorted(DETECTORS)}")

@@ -99,16 +99,16 @@ def _render(scene: Scene, *, judge: bool) -> tuple[SimulatedFrame, Layers | None
                           counts, artifact_change)
 
 
-def _area(values: np.ndarray) -> np.ndarray:
+def to_view(values: np.ndarray) -> np.ndarray:
     return cv2.resize(values, (VIEW_SIZE, VIEW_SIZE), interpolation=cv2.INTER_AREA)
 
 
-def _grey(counts: np.ndarray, clip: float, *, scratch: bool = False) -> np.ndarray:
+def grey_view(counts: np.ndarray, clip: float, *, scratch: bool = False) -> np.ndarray:
     """Grey levels (0–255) of raw ``counts`` in the view, clipped per raw pixel (NaN gaps
     left out as 0); with ``scratch``, ``counts`` is clipped in place."""
     clipped = np.minimum(counts, np.float32(clip), out=counts if scratch else None)
     cv2.patchNaNs(clipped, 0)
-    return _area(clipped) * np.float32(255.0 / clip)
+    return to_view(clipped) * np.float32(255.0 / clip)
 
 
 def _layers(scene, geometry, found, expected, diffuse, scale, baseline, gains, counts,
@@ -125,12 +125,12 @@ def _layers(scene, geometry, found, expected, diffuse, scale, baseline, gains, c
         recorded *= np.float32(model.adu_per_photon)
         total *= np.float32(model.adu_per_photon)
         total += np.float32(response.ccd_pedestal(scene))
-    seen = _grey(total, clip)
+    seen = grey_view(total, clip)
     drawn = {c for c, flag in zip(CLASSES, scene.labels, strict=True) if flag}
 
     def without(part):  # grey change of taking ``part`` (expected photons) away, in place
         part *= recorded
-        return seen - _grey(np.subtract(total, part, out=part), clip, scratch=True)
+        return seen - grey_view(np.subtract(total, part, out=part), clip, scratch=True)
 
     shown = {}
     for name in sorted(drawn & RENDERED_APART):
@@ -144,7 +144,7 @@ def _layers(scene, geometry, found, expected, diffuse, scale, baseline, gains, c
             part += render.class_background(geometry, found, "all") * modulation
         shown["diffuse_scattering"] = without(part)
     if "artifact" in drawn and artifact_change is not None:
-        shown["artifact"] = _grey(counts, clip) - _grey(counts - artifact_change, clip,
+        shown["artifact"] = grey_view(counts, clip) - grey_view(counts - artifact_change, clip,
                                                          scratch=True)
     faulty = "non_uniform_detector" in drawn and gains is not baseline
     background = None
@@ -152,9 +152,9 @@ def _layers(scene, geometry, found, expected, diffuse, scale, baseline, gains, c
         background = render.class_background(geometry, found, "all") * scale * baseline
         background *= np.float32(model.adu_per_photon)
     return Layers(
-        level=_area(total), shown=shown,
-        gain_change=_area(gains / baseline - np.float32(1.0)) if faulty else None,
-        background=None if background is None else _area(background),
+        level=to_view(total), shown=shown,
+        gain_change=to_view(gains / baseline - np.float32(1.0)) if faulty else None,
+        background=None if background is None else to_view(background),
         adu_per_photon=model.adu_per_photon, readout_noise=model.readout_noise, clip=clip,
         raw_per_view=h * w / VIEW_SIZE**2)
 

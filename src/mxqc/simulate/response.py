@@ -18,12 +18,14 @@ LAMBDA_STEPS = 64
 U_BITS = 12
 
 
-def gain_maps(scene: Scene, rng) -> tuple[np.ndarray, np.ndarray]:
+def gain_maps(scene: Scene, rng, modules: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel gains (baseline, actual): ±2 % per module always; the actual gains add the
-    non-uniform kinds when the scene draws them (else both are one array)."""
+    non-uniform kinds when the scene draws them (else both are one array). ``modules``:
+    each pixel's module index (−1 in gaps); default the detector model's layout."""
     model = scene.model
-    modules = model.module_map()
-    n = model.modules[0] * model.modules[1]
+    modules = model.module_map() if modules is None else modules
+    n = int(modules.max()) + 1
     per_module = rng.normal(1.0, 0.02, n).astype(np.float32)
     baseline = np.concatenate([[np.float32(1.0)], per_module]).take(modules + 1)  # gaps: 1
     if not scene.nonuniform:

@@ -12,7 +12,7 @@ import numpy as np
 
 from mxqc.classes import CLASSES
 from mxqc.scatterers import KAPTON, NYLON_A, WATER_BAND_A
-from mxqc.simulate.detector import DETECTORS, DetectorModel
+from mxqc.simulate.detector import DETECTORS, DetectorModel, detector_model
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class Scene:
 
     @property
     def model(self) -> DetectorModel:
-        return DETECTORS[self.detector]
+        return detector_model(self.detector)
 
 
 def sample_beam_offset(rng, edge_px: int) -> tuple[float, float]:
