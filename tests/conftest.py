@@ -7,7 +7,7 @@ REAL_FRAMES = Path(__file__).resolve().parents[1].parent / "shared" / "real-fram
 REAL_FRAMES = Path(os.environ.get("MXQC_REAL_FRAMES", REAL_FRAMES))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def real_frames() -> Path:
     if not REAL_FRAMES.is_dir():
         pytest.skip(f"shared real frames not found at {REAL_FRAMES} (set MXQC_REAL_FRAMES); "
