@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from mxqc.classes import CLASSES
+from mxqc.classes import CLASSES, UNKNOWN
 from mxqc.cli import app
 from mxqc.dataset import DatasetError, load_dataset, read_labels, stratified_split
 from mxqc.simulate.export import write_simulated
@@ -75,3 +75,21 @@ def test_loader_errors(tmp_path):
     (tmp_path / "labels.csv").write_text("image," + ",".join(CLASSES) + "\nx" + ",0" * 7 + "\n")
     with pytest.raises(DatasetError, match="missing"):
         load_dataset(tmp_path)
+
+
+def test_merge_keeps_partial_labels_and_refuses_mixed_normalisation(tmp_path, tiny_dataset):
+    from mxqc.dataset import merge_datasets, write_dataset_info, write_labels
+
+    other = tmp_path / "canvases"
+    other.mkdir()
+    cv2.imwrite(str(other / "canvas_a.png"), np.zeros((64, 64), np.uint8))
+    write_labels(other / "labels.csv", ["canvas_a"], np.array([[UNKNOWN, 1, 0, 0, 0, 0, 0]]))
+    write_dataset_info(other, size=64, resize="area")
+    merged = merge_datasets(tmp_path / "merged", [tiny_dataset.root, other])
+    table = merged.splits["all"]
+    assert table.names[-1] == "canvas_a" and table.labels[-1, 0] == UNKNOWN
+    assert (tmp_path / "merged" / "canvas_a.png").is_symlink()
+    assert sum(len(merged.splits[s].names) for s in ("train", "val", "test")) == len(table.names)
+    write_dataset_info(other, size=64, resize="nearest")
+    with pytest.raises(DatasetError, match="normalised differently"):
+        merge_datasets(tmp_path / "again", [tiny_dataset.root, other])

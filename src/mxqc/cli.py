@@ -280,6 +280,24 @@ def dataset_build(src: Annotated[str, typer.Argument(help="Raw frames with label
     _finish([{"path": n, "error": e} for n, e in failures])
 
 
+@dataset_app.command("merge")
+def dataset_merge(out: Annotated[str, typer.Argument(help="New data set directory.")],
+                  sources: Annotated[list[str], typer.Argument(
+                      help="Data sets to merge (images are linked, not copied).")],
+                  seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0):
+    """One data set of several (e.g. simulated frames and real-frame canvases), newly split."""
+    from mxqc.dataset import merge_datasets
+
+    try:
+        dataset = merge_datasets(out, sources, seed=seed)
+    except MxqcError as exc:
+        err_console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    counts = {k: len(v.names) for k, v in dataset.splits.items()}
+    console.print(f"{out}: {counts['all']} images; train {counts['train']}, "
+                  f"val {counts['val']}, test {counts['test']}")
+
+
 @dataset_app.command("split")
 def dataset_split(root: Annotated[str, typer.Argument(help="Data set with labels.csv.")],
                   seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0):

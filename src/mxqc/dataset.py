@@ -186,6 +186,39 @@ def split_dataset(root, *, seed: int = 0) -> Dataset:
     return load_dataset(root)
 
 
+def merge_datasets(out, sources, *, seed: int = 0) -> Dataset:
+    """One data set of the images of ``sources`` (linked, not copied), e.g. simulated frames
+    and real-frame canvases: their labels (partial labels kept), ``centres.csv`` where every
+    source has one, and a fresh split. The sources must be normalised alike and their image
+    names distinct."""
+    out = Path(out)
+    roots = [Path(s) for s in sources]
+    opened = [load_dataset(r) for r in roots]
+    infos = {json.dumps(dataset_normalisation(d), sort_keys=True) for d in opened}
+    if len(infos) > 1:
+        raise DatasetError(f"the sources were normalised differently: {sorted(infos)}")
+    tables = [d.splits["all"] for d in opened]
+    names = [n for t in tables for n in t.names]
+    if len(set(names)) < len(names):
+        raise DatasetError("image names repeat across the sources")
+    os.makedirs(out, exist_ok=True)
+    for source, table in zip(opened, tables, strict=True):
+        for name in table.names:
+            link = out / f"{name}.png"
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to((source.image_dir / f"{name}.png").resolve())
+    write_labels(out / "labels.csv", names, np.concatenate([t.labels for t in tables]))
+    if all((r / "centres.csv").is_file() for r in roots):
+        with open(out / "centres.csv", "w", newline="") as f:
+            f.write("image,x,y\n")
+            for root in roots:
+                f.writelines((root / "centres.csv").read_text().splitlines(True)[1:])
+    (out / "dataset.json").write_text(json.dumps({"normalisation": json.loads(infos.pop())},
+                                                 indent=1))
+    return split_dataset(out, seed=seed)
+
+
 def dataset_normalisation(dataset: Dataset) -> dict:
     """How the data set's PNGs were normalised (``dataset.json``), else the paper's way."""
     info = dataset.root / "dataset.json"
