@@ -11,8 +11,8 @@ Per frame (then the median over the group):
 * grey p10 / p50 / p90: quantiles of the model's input (512², area, RefleX polarity);
 * radial falloff: median counts at s = 0.05–0.10 Å⁻¹ over those at 0.25–0.35 Å⁻¹;
 * dispersion: median over 32×32 blocks of variance / mean (1 for Poisson counts);
-* module spread: % standard deviation of the modules' median counts, each pixel divided by
-  the median of its radial shell (the module layout found from the gaps);
+* module step: RMS % step of the counts between neighbouring modules across each gap
+  (strips 3–12 px from it; Poisson noise taken out), the module layout found from the gaps;
 * edge 1 / edge 2: % excess of the pixels 1 and 2 from a module gap over those 5–10 away;
 * gap roughness: in the model input, the roughness (mean squared step along the row) of
   the rows at the filled gaps over that of the other rows (1: the gaps leave no line).
@@ -23,6 +23,7 @@ Writes benchmarks/results-realism.md.
 from __future__ import annotations
 
 import argparse
+import itertools
 import warnings
 from pathlib import Path
 
@@ -41,7 +42,7 @@ GROUPS = {  # real frames (globs under --real) → the simulator's model of that
     "ADSC CCD": (("adsc.img.bz2",), "ccd_2x2"),
 }
 STATS = ("level", "grey p10", "grey p50", "grey p90", "radial falloff", "dispersion",
-         "module spread", "edge 1", "edge 2", "gap roughness")
+         "module step", "edge 1", "edge 2", "gap roughness")
 
 
 def frame_stats(counts: np.ndarray, geometry) -> dict[str, float]:
@@ -61,7 +62,7 @@ def frame_stats(counts: np.ndarray, geometry) -> dict[str, float]:
     out["radial falloff"] = _ratio(np.mean(inner) if inner.size else np.nan,
                                    np.mean(outer) if outer.size else np.nan)
     out["dispersion"] = _dispersion(counts)
-    out["module spread"] = _module_spread(counts, radius, module_layout(counts))
+    out["module step"] = _module_step(counts, radius, module_layout(counts))
     out["edge 1"], out["edge 2"] = _edge_excess(counts)
     out["gap roughness"] = _gap_roughness(image)
     return out
@@ -82,21 +83,41 @@ def _dispersion(counts: np.ndarray, block: int = 32) -> float:
     return float(np.median(var[ok] / mean[ok])) if ok.any() else float("nan")
 
 
-def _module_spread(counts, radius, modules) -> float:
-    if modules.max() < 1:
-        return float("nan")
-    shell = np.minimum(radius.astype(int), int(radius.max()))
+def _module_step(counts, radius, modules) -> float:
+    """Typical % step between neighbouring modules across each gap (strips 3–12 px from it,
+    the counts over the mean of their radial shell; the median over the gaps of the squared
+    log step less what Poisson noise makes of it)."""
     valid = np.isfinite(counts)
+    shell = radius.astype(np.int32)
     sums = np.bincount(shell[valid], counts[valid], minlength=shell.max() + 1)
     hits = np.bincount(shell[valid], minlength=shell.max() + 1)
     model = (sums / np.maximum(hits, 1)).astype(np.float32)[shell]
-    ok = valid & (model > 0.2) & (modules >= 0)
-    relative = counts[ok] / model[ok]
-    index = modules[ok]
-    per_module = np.array([np.mean(relative[index == k]) for k in np.unique(index)
-                           if np.count_nonzero(index == k) > 500])
-    return float(100 * np.std(per_module) / np.mean(per_module)) if per_module.size > 1 \
-        else float("nan")
+    relative = np.where(model > 0, counts / np.maximum(model, 1e-6), np.nan)
+    rows, cols = _band_edges(modules.max(axis=1) >= 0), _band_edges(modules.max(axis=0) >= 0)
+    steps = []
+    for (r0, r1) in rows:
+        for (_, left_end), (right_start, _) in itertools.pairwise(cols):
+            steps.append((np.s_[r0:r1, left_end - 12:left_end - 2],
+                          np.s_[r0:r1, right_start + 3:right_start + 13]))
+    for (c0, c1) in cols:
+        for (_, top_end), (bottom_start, _) in itertools.pairwise(rows):
+            steps.append((np.s_[top_end - 12:top_end - 2, c0:c1],
+                          np.s_[bottom_start + 3:bottom_start + 13, c0:c1]))
+    excess = []
+    for a, b in steps:
+        sa, sb = np.nansum(counts[a]), np.nansum(counts[b])
+        if sa > 100 and sb > 100:
+            ratio = np.nanmean(relative[a]) / np.nanmean(relative[b])
+            excess.append(np.log(ratio) ** 2 - (1 / sa + 1 / sb))
+    if not excess:
+        return float("nan")
+    return float(100 * np.sqrt(max(np.median(excess), 0.0)))
+
+
+def _band_edges(inside: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of each run of True."""
+    edges = np.diff(np.r_[0, inside.astype(np.int8), 0])
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
 
 
 def _edge_excess(counts) -> tuple[float, float]:
