@@ -1,0 +1,39 @@
+"""The default model on the shared real frames: no false alarm a crystallographer sees at
+once on normal frames, and the clear anomaly kept.
+
+Part of these frames were canvases for the default model's training (its model card says
+which); DLS_I03_smargon_0001 was not, and is the held-out normal PILATUS frame here."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from mxqc.scan import scan
+
+NORMAL = ("thau_3_2_0016.cbf.bz2", "DLS_I03_smargon_0001.cbf.gz",
+          "dlsnxs2cbf_therm_0001.cbf.gz")
+NEVER_ON_NORMAL = ("non_uniform_detector", "artifact", "ice_ring")
+
+
+@pytest.fixture(scope="module")
+def verdicts(real_frames, tmp_path_factory):
+    paths = [real_frames / n for n in NORMAL] + [real_frames / "adsc.img.bz2"]
+    paths += sorted((real_frames / "thaumatin-grid").glob("*.cbf.bz2"))
+    out = tmp_path_factory.mktemp("real-scan")
+    scan([str(p) for p in paths], out)
+    with open(out / "results.csv", newline="") as f:
+        rows = {r["file"].rsplit("/", 1)[-1]: r for r in csv.DictReader(f)}
+    assert all(r["status"] == "ok" for r in rows.values()), rows
+    return rows
+
+
+def test_no_detector_ice_or_artefact_flag_on_normal_pilatus_and_eiger_frames(verdicts):
+    flagged = {(name, c): row[f"p_{c}"] for name, row in verdicts.items()
+               if name != "adsc.img.bz2" for c in NEVER_ON_NORMAL if row[c] == "1"}
+    assert not flagged
+
+
+def test_the_adsc_water_ring_is_kept(verdicts):
+    assert verdicts["adsc.img.bz2"]["background_ring"] == "1"
