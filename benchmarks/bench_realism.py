@@ -31,8 +31,9 @@ import numpy as np
 
 from mxqc.io.registry import read_frame
 from mxqc.normalise import normalise
-from mxqc.simulate.canvas import Canvas, module_layout
+from mxqc.simulate.canvas import Canvas
 from mxqc.simulate.generate import simulate_frame
+from mxqc.witness.detector import module_bands
 
 RESULTS = Path(__file__).with_name("results-realism.md")
 GROUPS = {  # real frames (globs under --real) → the simulator's model of that detector
@@ -62,7 +63,7 @@ def frame_stats(counts: np.ndarray, geometry) -> dict[str, float]:
     out["radial falloff"] = _ratio(np.mean(inner) if inner.size else np.nan,
                                    np.mean(outer) if outer.size else np.nan)
     out["dispersion"] = _dispersion(counts)
-    out["module step"] = _module_step(counts, radius, module_layout(counts))
+    out["module step"] = _module_step(counts, radius)
     out["edge 1"], out["edge 2"] = _edge_excess(counts)
     out["gap roughness"] = _gap_roughness(image)
     return out
@@ -83,7 +84,7 @@ def _dispersion(counts: np.ndarray, block: int = 32) -> float:
     return float(np.median(var[ok] / mean[ok])) if ok.any() else float("nan")
 
 
-def _module_step(counts, radius, modules) -> float:
+def _module_step(counts, radius) -> float:
     """Typical % step between neighbouring modules across each gap (strips 3–12 px from it,
     the counts over the mean of their radial shell; the median over the gaps of the squared
     log step less what Poisson noise makes of it)."""
@@ -93,7 +94,8 @@ def _module_step(counts, radius, modules) -> float:
     hits = np.bincount(shell[valid], minlength=shell.max() + 1)
     model = (sums / np.maximum(hits, 1)).astype(np.float32)[shell]
     relative = np.where(model > 0, counts / np.maximum(model, 1e-6), np.nan)
-    rows, cols = _band_edges(modules.max(axis=1) >= 0), _band_edges(modules.max(axis=0) >= 0)
+    row_bands, col_bands = module_bands(counts)
+    rows, cols = _band_edges(row_bands >= 0), _band_edges(col_bands >= 0)
     steps = []
     for (r0, r1) in rows:
         for (_, left_end), (right_start, _) in itertools.pairwise(cols):

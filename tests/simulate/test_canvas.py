@@ -8,7 +8,8 @@ import pytest
 from mxqc.classes import CLASSES, UNKNOWN
 from mxqc.dataset import read_labels
 from mxqc.scatterers import ICE_IC, ICE_IH
-from mxqc.simulate.canvas import inject, module_layout, read_canvas, write_canvases
+from mxqc.simulate.canvas import inject, read_canvas, write_canvases
+from mxqc.witness.detector import module_layout
 
 ICE = CLASSES.index("ice_ring")
 WATER = CLASSES.index("background_ring")

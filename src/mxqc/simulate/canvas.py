@@ -51,13 +51,13 @@ from mxqc.simulate.labels import sample_labels
 from mxqc.simulate.scene import Scene, sample_scene
 from mxqc.simulate.visibility import RENDERED_APART, THRESHOLDS, VIEW_SIZE, Layers, visibility
 from mxqc.threads import limit_threads
+from mxqc.witness.detector import module_layout
 
 MIN_LEVEL = 0.5  # counts per pixel the injected intensity is scaled to at least
 # What an injected class adds, in units of the canvas's background level: a ring's peak, or
 # the strong background's mean (drawn log-uniformly between the two).
 CONTRAST = {"background_ring": (0.3, 3.0), "ice_ring": (0.5, 20.0),
             "loop_scattering": (0.3, 5.0), "strong_background": (1.0, 4.0)}
-GAP_LINE = 0.9  # share of a row or column that must be invalid (or 0) to be a module gap
 FRAME_EXTENSIONS = (".cbf", ".img", ".h5", ".nxs", ".gz", ".bz2", ".smv", ".edf", ".tif")
 
 
@@ -128,33 +128,6 @@ class CanvasFrame:
         """1 where a visible class was injected, else the canvas's label."""
         return tuple(1 if shown else known
                      for shown, known in zip(self.injected, self.canvas.labels, strict=True))
-
-
-def module_layout(counts: np.ndarray) -> np.ndarray:
-    """Each pixel's module (or CCD tile) index, −1 on the gap lines between them.
-
-    Gaps are rows and columns that are at least ``GAP_LINE`` invalid (NaN), or, on a frame
-    without such lines, 0 where a CCD writes zeros between its tiles (unless so many lines
-    are 0 that the frame is merely weak). A frame without gap lines is one module."""
-    gap_rows, gap_cols = _gap_lines(~np.isfinite(counts))
-    if not (gap_rows.any() or gap_cols.any()):
-        gap_rows, gap_cols = _gap_lines(counts == 0)
-        if gap_rows.mean() > 0.1 or gap_cols.mean() > 0.1:
-            gap_rows[:], gap_cols[:] = False, False
-    rows, cols = _bands(gap_rows), _bands(gap_cols)
-    n_cols = int(cols.max()) + 1
-    return np.where((rows[:, None] >= 0) & (cols[None, :] >= 0),
-                    rows[:, None] * n_cols + cols[None, :], -1).astype(np.int32)
-
-
-def _gap_lines(empty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return empty.mean(axis=1) >= GAP_LINE, empty.mean(axis=0) >= GAP_LINE
-
-
-def _bands(gap: np.ndarray) -> np.ndarray:
-    """Index of the run of non-gap positions each position lies in (−1 on gaps)."""
-    starts = ~gap & np.r_[True, gap[:-1]]
-    return np.where(gap, -1, np.cumsum(starts) - 1).astype(np.int32)
 
 
 def canvas_files(paths) -> list[Path]:
