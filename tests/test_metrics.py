@@ -34,13 +34,15 @@ def test_zero_division_conventions():
     assert s["mcc_macro"] == pytest.approx(0.0)  # both classes constant: zero denominators
     per = per_class_scores(t, p, class_names=("x", "y"))
     assert np.isnan(per["x"]["auc"]) and per["x"]["accuracy"] == 1.0
+    assert per["x"]["false_alarm_rate"] == 0.0 and np.isnan(per["y"]["false_alarm_rate"])
     assert jaccard_per_image(np.zeros((1, 3)), np.zeros((1, 3)))[0] == 1.0
 
 
 def test_per_class_by_hand():
     per = per_class_scores(TRUE, PROB, class_names=NAMES)
     assert per["a"] == pytest.approx(dict(accuracy=0.5, precision=0.5, recall=0.5, f1=0.5,
-                                          auc=0.75))  # a: scores .9,.4 vs .7,.1 → 3 of 4 pairs
+                                          auc=0.75, false_alarm_rate=0.5))
+    # a: scores .9,.4 vs .7,.1 → 3 of 4 pairs; one of its two negatives flagged
     assert per["b"]["auc"] == 1.0 and per["c"]["recall"] == 1.0
 
 

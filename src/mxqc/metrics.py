@@ -32,7 +32,7 @@ from mxqc.classes import CLASSES, UNKNOWN
 
 MULTILABEL_MEASURES = ("precision_macro", "recall_macro", "f1_macro", "f2_macro", "mcc_macro",
                        "jaccard", "exact_match")
-PER_CLASS_MEASURES = ("accuracy", "precision", "recall", "f1", "auc")
+PER_CLASS_MEASURES = ("accuracy", "precision", "recall", "f1", "auc", "false_alarm_rate")
 REFLEX_F2_THRESHOLDS = (0.17, 0.18, 0.19, 0.20, 0.21, 0.22, 0.23)
 
 
@@ -108,7 +108,8 @@ def multilabel_scores(y_true, y_score, *, threshold=0.5, reflex_compatible: bool
 
 def per_class_scores(y_true, y_score, *, threshold=0.5, reflex_compatible: bool = False,
                      class_names=CLASSES):
-    """Tables 4/5: accuracy, precision, recall, F1 and ROC AUC per class.
+    """Tables 4/5: accuracy, precision, recall, F1 and ROC AUC per class, and the false-alarm
+    rate (flagged share of the known negatives; NaN without any).
 
     AUC uses the probabilities (NaN when a class has only one truth value); in
     ``reflex_compatible`` mode it uses the thresholded predictions, as the original did.
@@ -130,6 +131,7 @@ def per_class_scores(y_true, y_score, *, threshold=0.5, reflex_compatible: bool 
         out[name] = dict(accuracy=skm.accuracy_score(t, p),
                          precision=skm.precision_score(t, p, zero_division=0),
                          recall=skm.recall_score(t, p, zero_division=0),
-                         f1=skm.f1_score(t, p, zero_division=0), auc=auc)
+                         f1=skm.f1_score(t, p, zero_division=0), auc=auc,
+                         false_alarm_rate=p[t == 0].mean() if np.any(t == 0) else np.nan)
         out[name] = {k: float(v) for k, v in out[name].items()}
     return out
