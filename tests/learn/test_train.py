@@ -21,7 +21,7 @@ from mxqc.learn import (
     train_cnn,
 )
 from mxqc.learn.cnn import PretrainedWeightsError, build_network, load_pretrained
-from mxqc.learn.model import _cpu_has_bf16
+from mxqc.learn.model import native_bf16
 from mxqc.learn.train import StartingModelError, lr_range_test, start_from_model
 
 SMOKE = dict(sizes=(32,), epochs=(1,), frozen_epochs=0, batch_size=8, lr=1e-3, threads=1)
@@ -67,11 +67,11 @@ def test_area_symmetry_pooling_takes_centres_and_round_trips(tiny_dataset, tmp_p
 
 def test_inference_runs_in_the_precision_the_network_was_trained_in(tiny_dataset):
     model = train_cnn(tiny_dataset, TrainConfig(**SMOKE, bf16=False))
-    assert not model.bf16
+    assert not model.bf16 and model.metadata["training_precision"] == "float32"
     images = store.images(tiny_dataset, "test")
     fp32 = model.predict_proba(images)
     model.metadata["config"]["bf16"] = True
-    assert model.bf16 == _cpu_has_bf16()
+    assert model.bf16 == native_bf16(model.device)
     if model.bf16:  # bf16 rounds the activations: close, not equal
         bf16 = model.predict_proba(images)
         assert not np.array_equal(bf16, fp32)

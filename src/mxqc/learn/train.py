@@ -36,7 +36,7 @@ from mxqc.learn.cnn import (
     set_body_frozen,
 )
 from mxqc.learn.evaluate import tune_model_thresholds
-from mxqc.learn.model import CnnModel
+from mxqc.learn.model import CnnModel, native_bf16
 from mxqc.learn.views import IMAGE_REPRESENTATIONS, channels, check_view
 
 MAX_POS_WEIGHT = 20.0
@@ -66,7 +66,7 @@ class TrainConfig:
     time_budget_s: float | None = None
     seed: int = 0
     threads: int | None = None
-    bf16: bool = True
+    bf16: bool = True  # where the device computes it natively (model.native_bf16)
     pretrained: str | None = None
     init: str | None = None  # an mxqc CNN model whose weights, head included, start the run
     centre_method: str | None = None
@@ -127,7 +127,8 @@ def _batches(n: int, batch_size: int, gen: torch.Generator | None, device):
 
 
 def _autocast(config: TrainConfig, device: torch.device):
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16)
+    return torch.autocast(device.type, dtype=torch.bfloat16,
+                          enabled=config.bf16 and native_bf16(device))
 
 
 class KnownLabelsLoss(nn.Module):
@@ -338,6 +339,7 @@ def train_cnn(dataset: Dataset, config: TrainConfig = TrainConfig(), *,
                           "val": _summary(y_val.cpu().numpy())},
         "training_device": torch.cuda.get_device_name(device) if device.type == "cuda"
         else "cpu",
+        "training_precision": "bf16" if config.bf16 and native_bf16(device) else "float32",
         "mxqc_version": mxqc.__version__, "log": run.log,
     }
     if starting_model is not None:
