@@ -262,10 +262,12 @@ def test_the_default_model_ships_and_loads_without_a_path():
 
     model = mxqc.load_model()
     assert model.metadata["classes"] == list(CLASSES)
-    preset = CNN_PRESETS["default"]  # the shipped model is what the preset trains
+    preset = CNN_PRESETS["default"]  # the shipped model: the preset's, fine-tuned
     assert model.metadata["model"] == preset["arch"]
     assert model.input_size == preset["sizes"][-1]
-    assert model.metadata["lr"] == preset["lr"]
+    base = model.metadata["init"]  # scripts/train_default.sh: 120 min of training at most
+    assert base["training_data"]["train"]["frames"] == 8000
+    assert base["training_time_s"] + model.metadata["log"][-1]["elapsed_s"] <= 120 * 60
     assert model.normalisation == {"size": 512, "resize": "area", "variant": "paper"}
     assert len(model.thresholds) == len(CLASSES)
-    assert model.metadata["test_metrics"]["frames"] >= 1000
+    assert model.metadata["test_metrics"]["frames"] >= 400
