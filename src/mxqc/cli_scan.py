@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import itertools
 from typing import Annotated
 
 import typer
@@ -67,10 +69,9 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
     from mxqc.scan.run import scan as run_scan
 
     check_centre_method(centre_method)
-    if tta != 1:  # refuse views the model cannot take before any worker starts
-        from mxqc.cli_learn import load_with_views
+    from mxqc.cli_learn import load_with_views
 
-        load_with_views(model, tta)
+    load_with_views(model, tta)  # a bad model or views: one line, before any worker starts
     options = ScanOptions(model_path=model, centre_method=centre_method, rings=rings,
                           heatmaps=heatmaps, heatmap_every=heatmap_every, device=device,
                           tta=tta)
@@ -111,8 +112,18 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
     for name, path in summary.tables.items():
         console.print(f"{name}: {path}")
     if summary.failures:
-        err_console.print(f"{summary.failures} frame(s) or file(s) failed: see errors.csv")
+        _print_failures(summary.tables["errors"], summary.failures)
         raise typer.Exit(code=1)
+
+
+def _print_failures(errors_csv, count: int, shown: int = 5) -> None:
+    """The first reasons on the terminal, so that a mistyped path is not only in a file."""
+    with open(errors_csv, newline="") as f:
+        rows = list(itertools.islice(csv.DictReader(f), shown))
+    for row in rows:
+        err_console.print(f"failed: {row['error']}")
+    more = f" ({count - len(rows)} more)" if count > len(rows) else ""
+    err_console.print(f"{count} frame(s) or file(s) failed{more}: see {errors_csv}")
 
 
 def register(app: typer.Typer) -> None:

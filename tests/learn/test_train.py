@@ -262,6 +262,7 @@ def test_the_default_model_ships_and_loads_without_a_path():
 
     model = mxqc.load_model()
     assert model.metadata["classes"] == list(CLASSES)
+    assert mxqc.load_model("default").metadata == model.metadata  # the name reports show
     preset = CNN_PRESETS["default"]  # the shipped model: the preset's, fine-tuned
     assert model.metadata["model"] == preset["arch"]
     assert model.input_size == preset["sizes"][-1]

@@ -130,6 +130,18 @@ def test_test_time_views_are_checked_and_recorded(beamline_dir, tmp_path, smoke_
     assert "averaged over 4 test-time views" in html
 
 
+def test_a_mistyped_path_or_model_is_said_on_the_terminal(tmp_path, smoke_model_path):
+    missing = tmp_path / "no-such-run"
+    result = runner.invoke(app, ["scan", str(missing), "--out", str(tmp_path / "a"),
+                                 "--model", str(smoke_model_path)])
+    assert result.exit_code == 1
+    assert f"failed: {missing}: no such file" in result.output
+    result = runner.invoke(app, ["scan", str(missing), "--out", str(tmp_path / "b"),
+                                 "--model", "defualt"])
+    assert result.exit_code == 1 and "defualt: no such model file" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "b").exists()
+
+
 @pytest.mark.parametrize("text, expected", [("1:3600:10", slice(1, 3600, 10)),
                                             ("5", slice(5, 6)), ("100:", slice(100, None))])
 def test_frame_range_syntax(text, expected):

@@ -58,8 +58,9 @@ def default_model_path() -> Path:
 
 
 def load_model(path=None) -> Model:
-    """Load a model file; with no path, the default model shipped with mxqc."""
-    path = default_model_path() if path is None else Path(path)
+    """Load a model file; with no path (or the name ``default``, as reports show it), the
+    default model shipped with mxqc."""
+    path = default_model_path() if path is None or str(path) == "default" else Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     if path.suffix == ".skops":
