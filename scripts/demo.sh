@@ -18,5 +18,7 @@ printf 'not a detector frame' > "$RUN/series2/sim_12_garbage.img"
 "$BIN/mxqc" scan "$RUN" --out demo-out/scan --workers 2 || [ $? -eq 1 ]  # 1: the bad files
 if [ -d "$REAL_FRAMES" ]; then
     "$BIN/mxqc" scan "$REAL_FRAMES" --out demo-out/real || [ $? -eq 1 ]
+else
+    echo "no real frames at $REAL_FRAMES: skipped them (make demo REAL_FRAMES=DIR)" >&2
 fi
 echo "report: $(pwd)/demo-out/scan/report.html"

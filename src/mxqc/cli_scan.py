@@ -93,6 +93,10 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
             err_console.print(f"interrupted: finished frames are in {out}; "
                               "run again with --resume")
             raise typer.Exit(code=130) from None
+    if not summary.frames:
+        selection = f" with --frames {frames}" if frames else ""
+        err_console.print(f"[red]error[/red] no frames found in {' '.join(paths)}{selection}")
+        raise typer.Exit(code=1)
     table = Table(title=f"{summary.frames} frames ({summary.failures} failed)")
     table.add_column("class")
     table.add_column("frames", justify="right")

@@ -142,6 +142,13 @@ def test_a_mistyped_path_or_model_is_said_on_the_terminal(tmp_path, smoke_model_
     assert "Traceback" not in result.output and not (tmp_path / "b").exists()
 
 
+def test_nothing_to_scan_is_an_error(tmp_path, smoke_model_path):
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["scan", str(tmp_path / "empty"), "--out", str(tmp_path / "a"),
+                                 "--model", str(smoke_model_path)])
+    assert result.exit_code == 1 and "no frames found in" in result.output
+
+
 @pytest.mark.parametrize("text, expected", [("1:3600:10", slice(1, 3600, 10)),
                                             ("5", slice(5, 6)), ("100:", slice(100, None))])
 def test_frame_range_syntax(text, expected):
