@@ -12,6 +12,7 @@ from rich.table import Table
 
 from mxqc.centre import CENTRE_METHODS
 from mxqc.console import console, err_console
+from mxqc.errors import MxqcError
 
 
 def parse_frames(text: str | None) -> slice | None:
@@ -66,15 +67,22 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
          report: Annotated[bool, typer.Option(help="Write report.html.")] = True):
     """Per-frame anomaly probabilities, labels, beam centre, rings and heatmaps."""
     from mxqc.scan import ScanOptions
+    from mxqc.scan.analyse import model_for
     from mxqc.scan.run import scan as run_scan
 
     check_centre_method(centre_method)
-    from mxqc.cli_learn import load_with_views
+    if tta != 1:  # refuse views the model cannot take before any worker starts
+        from mxqc.cli_learn import load_with_views
 
-    load_with_views(model, tta)  # a bad model or views: one line, before any worker starts
+        load_with_views(model, tta)
     options = ScanOptions(model_path=model, centre_method=centre_method, rings=rings,
                           heatmaps=heatmaps, heatmap_every=heatmap_every, device=device,
                           tta=tta)
+    try:  # a bad model is one line before any worker starts; an in-process scan reuses it
+        model_for(options)
+    except MxqcError as exc:
+        err_console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(code=1) from None
     columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]:.1f} frames/s"), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:

@@ -126,9 +126,12 @@ def _batches(n: int, batch_size: int, gen: torch.Generator | None, device):
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
+def _uses_bf16(config: TrainConfig, device: torch.device) -> bool:
+    return config.bf16 and native_bf16(device)
+
+
 def _autocast(config: TrainConfig, device: torch.device):
-    return torch.autocast(device.type, dtype=torch.bfloat16,
-                          enabled=config.bf16 and native_bf16(device))
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=_uses_bf16(config, device))
 
 
 class KnownLabelsLoss(nn.Module):
@@ -339,7 +342,7 @@ def train_cnn(dataset: Dataset, config: TrainConfig = TrainConfig(), *,
                           "val": _summary(y_val.cpu().numpy())},
         "training_device": torch.cuda.get_device_name(device) if device.type == "cuda"
         else "cpu",
-        "training_precision": "bf16" if config.bf16 and native_bf16(device) else "float32",
+        "training_precision": "bf16" if _uses_bf16(config, device) else "float32",
         "mxqc_version": mxqc.__version__, "log": run.log,
     }
     if starting_model is not None:
