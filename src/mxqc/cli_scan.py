@@ -52,6 +52,9 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
          centre_method: Annotated[str, typer.Option(
              "--centre", help="Centre method.")] = "auto",
          rings: Annotated[bool, typer.Option(help="Training-free ring analysis.")] = True,
+         witnesses: Annotated[bool, typer.Option(
+             help="Physical evidence per class (spots, rings, lines, module gains) and its "
+                  "sentences; the model's fusion with the CNN needs it.")] = True,
          heatmaps: Annotated[bool, typer.Option(
              help="Heatmaps of where each flagged class is (annular occlusion for rings, "
                   "Grad-CAM otherwise).")] = True,
@@ -65,7 +68,8 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
              help="Test-time views averaged per frame: 1, 4 or 8 (Cartesian CNNs); costs "
                   "that many forward passes.")] = 1,
          report: Annotated[bool, typer.Option(help="Write report.html.")] = True):
-    """Per-frame anomaly probabilities, labels, beam centre, rings and heatmaps."""
+    """Per-frame anomaly probabilities, labels, evidence, beam centre, rings, spots and
+    heatmaps."""
     from mxqc.scan import ScanOptions
     from mxqc.scan.analyse import model_for
     from mxqc.scan.run import scan as run_scan
@@ -76,8 +80,8 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
 
         load_with_views(model, tta)
     options = ScanOptions(model_path=model, centre_method=centre_method, rings=rings,
-                          heatmaps=heatmaps, heatmap_every=heatmap_every, device=device,
-                          tta=tta)
+                          witnesses=witnesses, heatmaps=heatmaps,
+                          heatmap_every=heatmap_every, device=device, tta=tta)
     try:  # a bad model is one line before any worker starts; an in-process scan reuses it
         model_for(options)
     except MxqcError as exc:

@@ -37,19 +37,31 @@ def test_no_ice_reported_without_ice():
     assert false <= 1
 
 
-def test_a_full_powder_ring_is_full_and_at_its_d_spacing():
+def _powder(spacings):
+    """A 1024² frame with full powder rings at ``spacings`` (Å) and a module gap."""
     yy, xx = np.mgrid[:1024, :1024]
     geometry = Geometry(beam_x=500.0, beam_y=530.0, pixel_size_mm=0.172, distance_mm=200.0,
                         wavelength_a=1.0)
-    radius = float(geometry.radius_px(3.897))
-    rng = np.random.default_rng(0)
-    counts = rng.poisson(20 + 200 * np.exp(-0.5 * ((np.hypot(xx - 500, yy - 530) - radius)
-                                                   / 1.5) ** 2)).astype(np.float32)
+    r = np.hypot(xx - 500, yy - 530)
+    mean = 20 + sum(200 * np.exp(-0.5 * ((r - float(geometry.radius_px(d))) / 1.5) ** 2)
+                    for d in spacings)
+    counts = np.random.default_rng(0).poisson(mean).astype(np.float32)
     counts[:, 300:310] = np.nan  # a module gap
-    rings = analyse_rings(Frame(counts, geometry)).rings
-    assert len(rings) == 1
-    assert rings[0].d_a == pytest.approx(3.897, rel=0.005)
-    assert rings[0].kind == "ice" and rings[0].shape == "full" and rings[0].coverage > 0.9
+    return analyse_rings(Frame(counts, geometry)).rings
+
+
+def test_full_powder_rings_are_full_and_at_their_d_spacings():
+    rings = _powder((3.897, 3.669, 3.441))
+    assert [r.d_a for r in rings] == pytest.approx([3.897, 3.669, 3.441], rel=0.005)
+    assert all(r.kind == "ice" and r.shape == "full" and r.coverage > 0.9 for r in rings)
+
+
+def test_one_line_at_an_ice_spacing_is_not_ice():
+    """Ice shows its 3.90/3.67/3.44 Å triplet; a lone line there is a calibrant's or a small
+    cell's."""
+    (ring,) = _powder((3.897,))
+    assert ring.d_a == pytest.approx(3.897, rel=0.005)
+    assert ring.kind == "other" and ring.shape == "full"
 
 
 def test_missing_geometry_is_a_clear_error():

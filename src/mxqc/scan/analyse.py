@@ -22,11 +22,12 @@ from mxqc.classes import CLASSES
 from mxqc.coords import ImageMapping
 from mxqc.errors import MxqcError
 from mxqc.io import read_frame
+from mxqc.learn.fusion import fused_probabilities
 from mxqc.learn.model import CnnModel, Model
 from mxqc.normalise import normalise_frame
 from mxqc.scan import rings as ring_analysis
 from mxqc.scan.explain import heatmaps, to_image
-from mxqc.scan.rings import RING_EVIDENCE
+from mxqc.witness import witness_frame, witness_row
 
 THUMBNAIL_SIZE = 256
 
@@ -38,6 +39,7 @@ class ScanOptions:
     model_path: str | None = None  # None: the default model
     centre_method: str = "auto"
     rings: bool = True
+    witnesses: bool = True  # physical evidence per class (mxqc.witness); fusion needs it
     heatmaps: bool = True
     images_dir: str | None = None  # where thumbnails and heatmaps go (None: nowhere)
     sample_every: int = 25  # thumbnails for flagged frames and one in N of the others
@@ -105,7 +107,8 @@ def _prepare(path: str, index: int, model: Model, options: ScanOptions):
            else round(centre.uncertainty, 2),
            "header_beam_x": g.beam_x, "header_beam_y": g.beam_y,
            "distance_mm": g.distance_mm, "wavelength_a": g.wavelength_a}
-    if options.rings:
+    found = None
+    if options.rings or options.witnesses:
         mark = time.perf_counter()
         if g.can_resolve:
             found = ring_analysis.analyse_rings(frame, (centre.x, centre.y))
@@ -116,6 +119,10 @@ def _prepare(path: str, index: int, model: Model, options: ScanOptions):
         else:
             row["rings"] = "no geometry"
         t["t_rings_ms"] = (time.perf_counter() - mark) * 1e3
+    if options.witnesses:
+        mark = time.perf_counter()
+        row.update(witness_row(witness_frame(frame, (centre.x, centre.y), found)))
+        t["t_witness_ms"] = (time.perf_counter() - mark) * 1e3
     row.update(t)
     return row, norm.image, (float(image_centre[0]), float(image_centre[1]))
 
@@ -152,7 +159,9 @@ def _classify(model: Model, images, centres, rows, options: ScanOptions) -> None
         probs = model.probabilities(x)
     else:
         probs = model.predict_proba(images, centres)
-    labels = probs > model.thresholds
+    cnn = probs
+    probs, thresholds = fused_probabilities(model, cnn, rows)
+    labels = probs > thresholds
     per_frame = (time.perf_counter() - mark) * 1e3 / len(rows)
     heat = {}  # row index → {class name: heatmap} for the explained frames
     if options.heatmaps and isinstance(model, CnnModel) and model.representation == "cartesian":
@@ -177,11 +186,8 @@ def _classify(model: Model, images, centres, rows, options: ScanOptions) -> None
         row["t_heatmap_ms"] = heat_ms
         for j, name in enumerate(CLASSES):
             row[f"p_{name}"] = round(float(probs[i, j]), 4)
+            row[f"p_cnn_{name}"] = round(float(cnn[i, j]), 4)
             row[name] = int(labels[i, j])
-            kind = RING_EVIDENCE.get(name)
-            by_rings = bool(kind and row.get(f"rings_{kind.replace('-', '_')}_d_a"))
-            row[f"evidence_{name}"] = "+".join(
-                s for s, on in (("cnn", labels[i, j]), ("rings", by_rings)) if on)
         row["n_anomalies"] = int(labels[i].sum())
         if options.images_dir and (row["n_anomalies"] or in_sample(row, options.sample_every)):
             _write_images(options.images_dir, row, images[i], centres[i], heat.get(i, {}))

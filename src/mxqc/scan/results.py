@@ -13,20 +13,24 @@ from pathlib import Path
 import numpy as np
 
 from mxqc.classes import CLASSES
+from mxqc.witness import SPOT_COLUMNS, feature_columns
 
 JOURNAL = "results.jsonl"
-_TIMINGS = ("t_read_ms", "t_normalise_ms", "t_centre_ms", "t_rings_ms", "t_inference_ms",
-            "t_heatmap_ms")
+_TIMINGS = ("t_read_ms", "t_normalise_ms", "t_centre_ms", "t_rings_ms", "t_witness_ms",
+            "t_inference_ms", "t_heatmap_ms")
 # the table's columns, in order; stable across versions (add, never rename)
 COLUMNS = ("file", "frame", "status", "error", *(f"p_{c}" for c in CLASSES), *CLASSES,
            "n_anomalies", "centre_x", "centre_y", "centre_method", "centre_uncertainty_px",
            "header_beam_x", "header_beam_y", "distance_mm", "wavelength_a",
            "rings_ice_d_a", "rings_water_d_a", "rings_low_resolution_d_a", "rings",
            *(f"evidence_{c}" for c in CLASSES), *_TIMINGS, "thumbnail", "heatmaps",
-           "model", "model_version")
-_INTEGER = {"frame", "n_anomalies", *CLASSES}
-_FLOAT = {*(f"p_{c}" for c in CLASSES), "centre_x", "centre_y", "centre_uncertainty_px",
-          "header_beam_x", "header_beam_y", "distance_mm", "wavelength_a", *_TIMINGS}
+           "model", "model_version", *(f"p_cnn_{c}" for c in CLASSES), *SPOT_COLUMNS,
+           *feature_columns())
+_INTEGER = {"frame", "n_anomalies", *CLASSES, "n_spots", "hot_pixels"}
+_FLOAT = {*(f"p_{c}" for c in CLASSES), *(f"p_cnn_{c}" for c in CLASSES), "centre_x",
+          "centre_y", "centre_uncertainty_px", "header_beam_x", "header_beam_y", "distance_mm",
+          "wavelength_a", *_TIMINGS, "resolution_a", "spot_i_sigma", "background_counts",
+          *feature_columns()}
 
 
 class Journal:

@@ -28,8 +28,10 @@ PROFILE_PERCENTILE = 75  # a ring or arc over ≥ 25 % of the azimuth shows; spo
 MIN_COVERAGE = 0.1
 MIN_SIGNIFICANCE = 8.0  # peak height over the profile's noise
 MAX_D_A = 30.0  # lower resolution is the beam-stop shadow's edge, not a ring
-LONE_ICE_COVERAGE = 0.6  # one ice-like line alone must be a (nearly) full ring
+LONE_ICE_COVERAGE = 0.6  # a lone 3.67 Å line must be a (nearly) full ring to be ice
 ICE_DS = np.array(sorted({d for d, _ in (*ICE_IH, *ICE_IC)}))
+ICE_TRIPLET_A = (3.897, 3.669, 3.441)  # hexagonal ice's three strongest lines
+ICE_IC_STRONG_A = (3.67, 2.25)  # cubic ice's two strongest
 # the class each ring kind is evidence for (the ring classes of the CNN)
 RING_EVIDENCE = {"ice_ring": "ice", "background_ring": "water",
                  "loop_scattering": "low-resolution"}
@@ -118,12 +120,15 @@ def column_quantile(values: np.ndarray, fraction: float) -> np.ndarray:
     return np.where(count > 0, out, np.nan)
 
 
-def _classify(d: float, fwhm_q: float) -> str:
-    if fwhm_q >= BROAD_FWHM_Q and WATER_BAND_A[0] - 0.3 <= d <= WATER_BAND_A[1] + 0.3:
+def _classify(d: float, fwhm_q: float, shape: str) -> str:
+    """Water is a broad full ring (liquid scatters alike in every direction); a broad arc
+    or spotty ring at an ice line is ice (its pattern is judged in ``_confirm_ice``)."""
+    broad = fwhm_q >= BROAD_FWHM_Q
+    if broad and shape == "full" and WATER_BAND_A[0] - 0.3 <= d <= WATER_BAND_A[1] + 0.3:
         return "water"
     if d > LOW_RESOLUTION_A:
         return "low-resolution"
-    if fwhm_q < BROAD_FWHM_Q and np.min(np.abs(ICE_DS - d) / ICE_DS) <= ICE_TOLERANCE:
+    if np.min(np.abs(ICE_DS - d) / ICE_DS) <= ICE_TOLERANCE and (not broad or shape != "full"):
         return "ice"
     return "other"
 
@@ -211,7 +216,7 @@ def _find_rings(q, profile, cake, valid, sigma, min_significance) -> RingAnalysi
         if d > MAX_D_A:
             continue
         rings.append(Ring(round(d, 3), round(fwhm, 4), round(float(significance[p]), 1),
-                          round(coverage, 3), _classify(d, fwhm), _shape(above)))
+                          round(coverage, 3), _classify(d, fwhm, _shape(above)), _shape(above)))
     sharp = np.zeros(len(q), bool)
     for k, p in enumerate(peaks):
         half = int(props["widths"][k]) + 2
@@ -252,12 +257,27 @@ def _water_ring(q, filled, valid, sigma, min_significance) -> Ring | None:
 
 
 def _confirm_ice(rings: list[Ring]) -> tuple[Ring, ...]:
-    """Ice shows several lines at once; a lone ice-like line that is not a full ring is more
-    likely symmetry-equivalent Bragg spots of a small cell, so it is called 'other'."""
+    """Ice is a pattern, not a line: hexagonal ice shows at least two of its strong
+    3.90/3.67/3.44 Å triplet, cubic ice both 3.67 and 2.25 Å. Ice-like lines without the
+    pattern (a calibrant's or a small cell's lines that fall near ice lines; symmetry-
+    equivalent spots of one reflection) are called 'other'. A lone full ring at 3.67 Å is
+    kept as cubic ice whose 2.25 Å line lies beyond the detector."""
     ice = [r for r in rings if r.kind == "ice"]
-    if len(ice) == 1 and ice[0].coverage < LONE_ICE_COVERAGE:
-        return tuple(replace(r, kind="other") if r is ice[0] else r for r in rings)
-    return tuple(rings)
+    hexagonal = {_nearest(r.d_a, ICE_TRIPLET_A) for r in ice} - {None}
+    cubic = {_nearest(r.d_a, ICE_IC_STRONG_A) for r in ice} - {None}
+    lone_cubic = [r for r in ice if _nearest(r.d_a, ICE_IC_STRONG_A[:1])
+                  and r.coverage >= LONE_ICE_COVERAGE]
+    if len(hexagonal) >= 2 or len(cubic) == 2 or (len(ice) == 1 and lone_cubic):
+        return tuple(rings)
+    return tuple(replace(r, kind="other") if r.kind == "ice" else r for r in rings)
+
+
+def _nearest(d: float, lines) -> float | None:
+    """The line of ``lines`` within ICE_TOLERANCE of ``d``, if any."""
+    for line in lines:
+        if abs(d - line) / line <= ICE_TOLERANCE:
+            return line
+    return None
 
 
 class _quiet:

@@ -1,0 +1,112 @@
+"""The fused verdict: per class a small logistic model on the CNN's logit and that class's
+witness features (``mxqc.witness.FEATURES``).
+
+Each coefficient is bounded by the sign physics gives its feature (a measured ice line can
+only raise the evidence for ice; many strong spots can only lower it for strong
+background), and the CNN's logit can only raise its class. The models are fitted on
+frames scanned with known labels (simulated frames; ``mxqc fuse``) and stored in the
+model file's metadata as JSON under ``"fusion"``, with thresholds tuned on cross-validated
+fused probabilities. A model without fusion, or rows without witness features, give the
+CNN's probabilities and thresholds unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit, logit
+
+from mxqc.classes import CLASSES, UNKNOWN
+from mxqc.learn.thresholds import tune_thresholds
+from mxqc.witness import FEATURES
+
+L2 = 1e-2  # ridge on the standardised coefficients: keeps rare features' weights sane
+CNN_CLIP = 1e-4  # probabilities are clipped before the logit
+SOURCES = ("cnn", "witness", "fusion")  # what a comparison table has a row for
+
+
+def inputs(cnn: np.ndarray, rows, name: str, *, source: str = "fusion") -> np.ndarray:
+    """(n, k) inputs of class ``name``'s model: the CNN's logit (unless ``source`` is
+    'witness') and the class's witness features from results ``rows``."""
+    columns = [] if source == "witness" else [
+        logit(np.clip(cnn[:, CLASSES.index(name)], CNN_CLIP, 1 - CNN_CLIP))]
+    if source != "cnn":
+        columns += [np.array([float(r.get(f"w_{f}") or 0.0) for r in rows])
+                    for f, _ in FEATURES[name]]
+    return np.column_stack(columns) if columns else np.zeros((len(rows), 0))
+
+
+def signs(name: str, source: str = "fusion") -> np.ndarray:
+    cnn = [] if source == "witness" else [1]
+    return np.array(cnn + ([s for _, s in FEATURES[name]] if source != "cnn" else []), int)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, sign: np.ndarray) -> dict:
+    """Sign-bounded, lightly ridged logistic regression on standardised ``x``: a JSON-able
+    dict (mean, scale, coef, intercept)."""
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    z = (x - mean) / scale
+    target = y.astype(float)
+
+    def loss(params):
+        w, b = params[:-1], params[-1]
+        margin = z @ w + b
+        p = expit(margin)
+        value = np.mean(np.logaddexp(0, margin) - target * margin) + L2 * w @ w / 2
+        grad = z.T @ (p - target) / len(target) + L2 * w
+        return value, np.r_[grad, np.mean(p - target)]
+
+    bounds = [(0, None) if s > 0 else (None, 0) if s < 0 else (None, None) for s in sign]
+    start = np.zeros(z.shape[1] + 1)
+    start[-1] = logit(np.clip(target.mean(), 0.01, 0.99))
+    result = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=[*bounds, (None, None)])
+    return {"mean": mean.tolist(), "scale": scale.tolist(),
+            "coef": result.x[:-1].tolist(), "intercept": float(result.x[-1])}
+
+
+def predict_logistic(spec: dict, x: np.ndarray) -> np.ndarray:
+    z = (x - np.asarray(spec["mean"])) / np.asarray(spec["scale"])
+    return expit(z @ np.asarray(spec["coef"]) + spec["intercept"])
+
+
+def fit_fusion(cnn: np.ndarray, rows, truth: np.ndarray, *, source: str = "fusion",
+               folds: int = 5, seed: int = 0) -> tuple[dict, np.ndarray]:
+    """Per-class models of ``source`` fitted on all frames, and the out-of-fold
+    probabilities (n, 7) their thresholds are tuned on; returns (spec, probabilities)."""
+    fold = np.random.default_rng(seed).permutation(len(rows)) % folds
+    spec, probs = {"source": source, "classes": {}}, np.zeros(truth.shape, float)
+    for j, name in enumerate(CLASSES):
+        x, y, sign = inputs(cnn, rows, name, source=source), truth[:, j], signs(name, source)
+        known = y != UNKNOWN
+        if x.shape[1] == 0 or len(np.unique(y[known])) < 2:
+            probs[:, j] = cnn[:, j] if source != "witness" else 0.0
+            continue
+        for k in range(folds):
+            train = known & (fold != k)
+            probs[fold == k, j] = predict_logistic(fit_logistic(x[train], y[train], sign),
+                                                   x[fold == k])
+        spec["classes"][name] = {"features": [f for f, _ in FEATURES[name]]
+                                 if source != "cnn" else [], **fit_logistic(x[known], y[known],
+                                                                             sign)}
+    spec["thresholds"] = tune_thresholds(truth, probs).tolist()
+    return spec, probs
+
+
+def apply_fusion(spec: dict, cnn: np.ndarray, rows) -> np.ndarray:
+    """(n, 7) probabilities of a fitted ``spec`` (classes it has no model for keep the
+    CNN's)."""
+    out = np.array(cnn, float, copy=True)
+    for name, model in spec["classes"].items():
+        x = inputs(cnn, rows, name, source=spec.get("source", "fusion"))
+        out[:, CLASSES.index(name)] = predict_logistic(model, x)
+    return out
+
+
+def fused_probabilities(model, cnn: np.ndarray, rows) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, thresholds) for results ``rows`` whose CNN probabilities are
+    ``cnn``: fused where the model carries a fusion and the rows have witness features."""
+    spec = model.metadata.get("fusion")
+    if not spec or not rows or any("w_spots" not in r for r in rows):
+        return cnn, model.thresholds
+    return apply_fusion(spec, cnn, rows), np.asarray(spec["thresholds"], float)

@@ -1,0 +1,226 @@
+"""Digital artefacts measured on the binned frame: dead and hot lines (rows or columns
+reading nothing, or far above the lines beside them, over a length), bands of rows whose
+whole width reads above or below the background (a shutter or a readout fault), and the
+hot pixels and zingers the spot finder set apart.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from mxqc.witness.detector import longest_run, module_bands
+
+BLOCK = 16  # bins along a line pooled per comparison
+NEIGHBOURS = 3  # lines each side a line is compared with
+DEAD_RATIO = 0.6  # a bin line this far below its neighbours (a 1-px dead column: 0.5)
+HOT_RATIO = 1.6  # or this far above them
+LINE_SIGMA = 5.0  # and this far beyond counting noise
+MIN_LINE_BLOCKS = 3  # a dead line runs over at least this many blocks
+MIN_HOT_BLOCKS = 6  # a hot one over this many (spots can line up along a lattice row)
+MIN_EXPECTED = 10.0  # counts a block must expect for its line to be judged
+RAW_DEAD = 0.2  # a raw line reading under this share of the lines beside it is dead
+RAW_HOT = 2.0  # over this many times them, hot
+RAW_BLOCK = 32  # raw pixels along a line per piece when its span is followed
+MIN_RAW_COUNTS = 3.0  # counts a piece must expect to tell a dead line (P(0) = 5 %)
+MAX_LINES = 32  # more faulty lines than this are a pattern, not lines: kept as a count
+BAND_DEVIATION = 0.25  # rows reading this far from the background make a band
+BAND_ROWS = 0.01  # a band is at least this share of the frame's height
+BAND_PARTS = 4  # a band darkens or brightens every quarter of its rows' width alike
+MIN_HOT_PIXELS = 5  # fewer hot pixels than this are normal for any detector
+
+
+@dataclass(frozen=True)
+class Line:
+    """A faulty row or column, in raw pixels."""
+
+    axis: str  # 'column' or 'row'
+    first: int  # first raw line
+    width: int  # raw lines
+    start: int  # span along the line
+    end: int
+    ratio: float  # its counts over its neighbours'
+
+    @property
+    def kind(self) -> str:
+        return "dead" if self.ratio < 1 else "hot"
+
+    def sentence(self) -> str:
+        which = (f"{self.axis} {self.first}" if self.width == 1 else
+                 f"{self.axis}s {self.first}–{self.first + self.width - 1}")
+        along = "rows" if self.axis == "column" else "columns"
+        reads = ("dead" if self.ratio < 0.05 else
+                 f"at {self.ratio:.0%} of the {self.axis}s beside it")
+        return f"{which} {reads} over {along} {self.start}–{self.end}"
+
+
+@dataclass(frozen=True)
+class Band:
+    """Rows whose whole width reads off the background (raw rows ``start``–``end``)."""
+
+    start: int
+    end: int
+    ratio: float
+
+    def sentence(self) -> str:
+        return f"rows {self.start}–{self.end} read {self.ratio - 1:+.0%} across the frame"
+
+
+@dataclass(frozen=True)
+class ArtefactFinding:
+    lines: tuple[Line, ...]
+    n_lines: int  # faulty lines found (lines holds at most MAX_LINES)
+    band: Band | None
+    hot_pixels: int
+
+    def sentence(self) -> str:
+        parts = [line.sentence() for line in self.lines[:3]]
+        if self.n_lines > 3:
+            parts.append(f"{self.n_lines} faulty lines in all")
+        if self.band is not None:
+            parts.append(self.band.sentence())
+        if self.hot_pixels >= MIN_HOT_PIXELS:
+            parts.append(f"{self.hot_pixels} hot pixels or zingers")
+        return "; ".join(parts)
+
+
+def measure_artefacts(binned, spot_bins: np.ndarray, expected: np.ndarray, pixels: np.ndarray,
+                      hot_pixels: int, gain: float = 1.0) -> ArtefactFinding:
+    """Faulty lines and bands of ``binned`` (witness.background.Binned) without its
+    ``spot_bins`` (spots lined up along a lattice row are not a hot row), with its
+    ``expected`` isotropic background; raw ``pixels`` name the faulty raw lines."""
+    counts = np.where(spot_bins, np.float32(np.nan), binned.counts)
+    rows, cols = module_bands(binned.counts)
+    found = [*_lines(counts, _layout_lines(cols), gain, "column", binned, pixels),
+             *_lines(counts.T, _layout_lines(rows), gain, "row", binned, pixels.T)]
+    found.sort(key=lambda line: -(line.end - line.start) * abs(np.log(max(line.ratio, 1e-3))))
+    return ArtefactFinding(tuple(found[:MAX_LINES]), len(found),
+                           _band(counts, expected, binned.k), hot_pixels)
+
+
+def _lines(counts, layout, gain, axis, binned, pixels) -> list[Line]:
+    """Faulty lines along axis 0 of ``counts`` (columns; rows when transposed), other than
+    the ``layout`` lines."""
+    n_blocks = counts.shape[0] // BLOCK
+    if n_blocks < MIN_LINE_BLOCKS or counts.shape[1] < 2 * NEIGHBOURS + 1:
+        return []
+    block = counts[:n_blocks * BLOCK].reshape(n_blocks, BLOCK, -1)
+    valid = np.isfinite(block)
+    total = np.where(valid, block, 0).sum(axis=1, dtype=np.float64)
+    n = valid.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(n >= BLOCK // 2, total / n, np.nan)
+    expected = _beside(mean)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = mean / expected
+        z = (total - expected * n) / np.sqrt(gain * expected * n)
+    judged = (expected * n >= MIN_EXPECTED) & ~layout[None, :]
+    dead = judged & (ratio < DEAD_RATIO) & (z < -LINE_SIGMA)
+    hot = judged & (ratio > HOT_RATIO) & (z > LINE_SIGMA)
+    out = []
+    for flags, min_blocks in ((dead, MIN_LINE_BLOCKS), (hot, MIN_HOT_BLOCKS)):
+        for col in np.flatnonzero(flags.sum(axis=0) >= min_blocks):
+            seen = np.flatnonzero(judged[:, col])  # a gap or a spot does not cut the run
+            start, length = longest_run(flags[seen, col])
+            if length >= min_blocks:
+                line = _raw_line(axis, col, seen[start], seen[start + length - 1] + 1,
+                                 binned.k, pixels, flags is hot)
+                if line is not None:
+                    out.append(line)
+    return out
+
+
+def _layout_lines(bands: np.ndarray) -> np.ndarray:
+    """Lines that are module gaps or CCD tile seams (``bands`` −1), or next to one (their
+    bins are part gap), and the frame's outermost lines: the detector's layout, not a
+    fault."""
+    gaps = bands < 0
+    gaps[[0, -1]] = True
+    return gaps | np.r_[gaps[1:], False] | np.r_[False, gaps[:-1]]
+
+
+def _beside(mean: np.ndarray) -> np.ndarray:
+    """Median of each block's neighbouring lines (NEIGHBOURS each side, not itself)."""
+    padded = np.pad(mean, ((0, 0), (NEIGHBOURS, NEIGHBOURS)), constant_values=np.nan)
+    w = mean.shape[1]
+    shifts = np.sort(np.stack([padded[:, NEIGHBOURS + d:NEIGHBOURS + d + w]
+                               for d in range(-NEIGHBOURS, NEIGHBOURS + 1) if d]), axis=0)
+    count = np.isfinite(shifts).sum(axis=0)  # NaN sort last: the median of the rest
+    lower = np.take_along_axis(shifts, np.maximum((count - 1) // 2, 0)[None], 0)[0]
+    upper = np.take_along_axis(shifts, (count // 2)[None], 0)[0]
+    return np.where(count > 0, (lower + upper) / 2, np.nan)
+
+
+def _raw_line(axis, col, start, end, k, pixels, hot) -> Line | None:
+    """The raw lines of bin line ``col`` that carry the fault seen over blocks
+    ``start``–``end``: those reading under RAW_DEAD (over RAW_HOT) of the raw lines
+    beside them there. None when none does (a beam-stop arm's edge or a soft shadow dims
+    a line by part). The fault's span is then followed along the whole line."""
+    first, side = col * k, NEIGHBOURS * k
+    strip = pixels[:, max(first - side, 0):first + k + side]
+    own = np.arange(strip.shape[1]) + max(first - side, 0)
+    own = (own >= first) & (own < first + k)
+    lo, hi = start * BLOCK * k, min(end * BLOCK * k, pixels.shape[0])
+    ratio = _line_ratio(strip[lo:hi], own)
+    off = np.flatnonzero(ratio > RAW_HOT if hot else ratio < RAW_DEAD)
+    if not len(off):
+        return None
+    lines = np.flatnonzero(own)[off[0]:off[-1] + 1]
+    rows, values = _span(strip, lines, ~own, hot)
+    return Line(axis, first + int(off[0]), len(lines), *rows, round(values, 3))
+
+
+def _line_ratio(strip: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """Mean of each own line over the median mean of the lines beside it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = np.nanmean(strip, axis=0)
+        return means[own] / np.nanmedian(means[~own])
+
+
+def _span(strip, lines, beside, hot) -> tuple[tuple[int, int], float]:
+    """(first, last) raw pixel along the line over which ``lines`` are faulty, and their
+    ratio to the lines ``beside`` there: the longest run of RAW_BLOCK-long pieces that
+    read faulty, through pieces too weak (or in a gap) to tell."""
+    n = strip.shape[0] // RAW_BLOCK
+    pieces = strip[:n * RAW_BLOCK].reshape(n, RAW_BLOCK, -1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        own = np.nanmean(pieces[:, :, lines], axis=(1, 2))
+        other = np.nanmedian(np.nanmean(pieces[:, :, beside], axis=1), axis=1)
+    telling = np.isfinite(own) & (other * RAW_BLOCK * len(lines) >= MIN_RAW_COUNTS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = own / other
+    faulty = ratio > RAW_HOT if hot else ratio < RAW_DEAD
+    seen = np.flatnonzero(telling)
+    start, length = longest_run(faulty[seen])
+    if not length:
+        return (0, strip.shape[0] - 1), float("nan")
+    a, b = seen[start], seen[start + length - 1]
+    return (int(a * RAW_BLOCK), int((b + 1) * RAW_BLOCK - 1)), float(
+        np.nanmedian(ratio[a:b + 1][telling[a:b + 1]]))
+
+
+def _band(counts, expected, k) -> Band | None:
+    """The longest run of rows whose every quarter reads BAND_DEVIATION off the background,
+    on the same side (a beam-stop arm or a shadow darkens only part of a row)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.minimum(counts / expected, 4.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        parts = np.stack([np.nanmean(part, axis=1)
+                          for part in np.array_split(ratio, BAND_PARTS, axis=1)])
+        level = np.nanmedian(parts)
+    best = None
+    for sign in (-1, 1):
+        off = (sign * (parts / level - 1) > BAND_DEVIATION).all(axis=0)
+        start, length = longest_run(off)
+        if length >= max(2, BAND_ROWS * len(off)) and (best is None or length > best[1]):
+            best = (start, length)
+    if best is None:
+        return None
+    start, length = best
+    value = float(np.nanmean(parts[:, start:start + length]) / level)
+    return Band(start * k, (start + length) * k - 1, round(value, 3))

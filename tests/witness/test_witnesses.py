@@ -1,0 +1,141 @@
+"""Witnesses on simulated frames whose truth is known: a drawn gain step is measured, a
+dead column found at its index, ice at its d-spacings, and a clean frame says nothing."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from mxqc.classes import CLASSES
+from mxqc.frame import Frame, Geometry
+from mxqc.scan.rings import analyse_rings
+from mxqc.simulate import sample_scene
+from mxqc.simulate.generate import judge_scene
+from mxqc.witness import witness_frame
+from mxqc.witness.spots import find_spots
+
+SILENT = [c for c in CLASSES if c != "strong_background"]  # that one always reports spots
+
+
+def clean(detector: str, seed: int = 1, **changes):
+    """A simulated frame with no anomaly drawn, its scene and beam centre."""
+    scene = replace(sample_scene(np.random.default_rng(seed), detector, (0,) * 7, seed=seed),
+                    **changes)
+    sim = judge_scene(scene)
+    return Frame(sim.counts, sim.geometry), scene, (sim.geometry.beam_x, sim.geometry.beam_y)
+
+
+def witnessed(frame, centre):
+    return witness_frame(frame, centre, analyse_rings(frame, centre))
+
+
+@pytest.fixture(scope="module")
+def pilatus():
+    return clean("pilatus6m")
+
+
+def test_a_clean_frame_gives_no_evidence(pilatus):
+    frame, _, centre = pilatus
+    found = witnessed(frame, centre)
+    assert {c: found.evidence[c].sentence for c in SILENT if found.evidence[c].sentence} == {}
+    assert "spots" in found.evidence["strong_background"].sentence
+
+
+@pytest.mark.parametrize("module", [17, 30])
+def test_a_ten_percent_module_gain_is_measured_within_two_percent(pilatus, module):
+    frame, scene, centre = pilatus
+    counts = frame.pixels.copy()
+    counts[scene.model.module_map() == module] *= 1.10
+    response = witnessed(Frame(counts, frame.geometry), centre).response
+    assert response.module == divmod(module, scene.model.modules[1])
+    assert response.module_deviation == pytest.approx(0.10, abs=0.02)
+
+
+def test_a_dead_module_is_named_and_said(pilatus):
+    frame, scene, centre = pilatus
+    counts = frame.pixels.copy()
+    counts[scene.model.module_map() == 41] = 0
+    found = witnessed(Frame(counts, frame.geometry), centre)
+    assert found.response.module == divmod(41, 5)
+    assert found.response.module_deviation == pytest.approx(-1.0, abs=0.05)
+    assert "module (8, 1) reads 100% below its neighbours" in found.evidence[
+        "non_uniform_detector"].sentence
+
+
+def test_a_dead_column_is_found_at_its_index_over_its_length(pilatus):
+    frame, _, centre = pilatus
+    counts = frame.pixels.copy()
+    counts[:, 1247] = 0
+    found = witnessed(Frame(counts, frame.geometry), centre)
+    line = found.artefacts.lines[0]
+    assert (line.axis, line.first, line.width, line.kind) == ("column", 1247, 1, "dead")
+    assert line.end - line.start > 0.9 * frame.shape[0]
+    assert found.evidence["artifact"].sentence.startswith("column 1247 dead over rows")
+
+
+def test_a_shutter_band_is_found_at_its_rows():
+    frame, _, centre = clean("square1k", seed=3)
+    counts = frame.pixels.copy()
+    counts[400:480] *= 0.5
+    band = witnessed(Frame(counts, frame.geometry), centre).artefacts.band
+    assert band is not None and band.ratio == pytest.approx(0.5, abs=0.08)
+    assert abs(band.start - 400) <= 4 and abs(band.end - 479) <= 4
+
+
+def test_ice_is_found_at_its_d_spacings_within_one_percent():
+    frame, _, centre = clean("square1k", seed=3, ice=(20.0, 0.002, 0.0, 0),
+                             labels=(0, 0, 0, 0, 0, 1, 0))
+    found = witnessed(frame, centre)
+    ice = [r for r in analyse_rings(frame, centre).rings if r.kind == "ice"]
+    assert len(ice) >= 3
+    for ring in ice:
+        assert min(abs(ring.d_a - d) / d for d in (3.897, 3.669, 3.441, 2.249, 2.072,
+                                                   1.918, 2.671, 1.883)) < 0.01
+    said = found.evidence["ice_ring"].sentence
+    assert said.startswith("ice rings at ") and said.endswith(")")
+    assert said[13:said.index(" Å")].split(", ") == [f"{r.d_a:.2f}" for r in ice]
+
+
+def test_two_calibrant_lines_near_ice_lines_are_not_ice():
+    """Corundum's 3.48 and 2.09 Å lines lie within 1.1 % of ice lines; ice shows its
+    3.90/3.67/3.44 Å triplet."""
+    geometry = Geometry(beam_x=512.0, beam_y=512.0, pixel_size_mm=0.172, distance_mm=150.0,
+                        wavelength_a=1.0)
+    yy, xx = np.mgrid[:1024, :1024]
+    r = np.hypot(xx - 512, yy - 512)
+    mean = 20.0 + sum(300 * np.exp(-0.5 * ((r - geometry.radius_px(d)) / 1.2) ** 2)
+                      for d in (3.479, 2.085))
+    frame = Frame(np.random.default_rng(0).poisson(mean).astype(np.float32), geometry)
+    found = witnessed(frame, (512.0, 512.0))
+    assert found.evidence["ice_ring"].features[0] == ("ice_lines", 0.0)
+    assert found.evidence["ice_ring"].sentence == ""
+
+
+def test_spots_are_counted_and_hot_pixels_set_apart():
+    rng = np.random.default_rng(4)
+    geometry = Geometry(beam_x=600.0, beam_y=600.0, pixel_size_mm=0.172, distance_mm=200.0,
+                        wavelength_a=1.0)
+    mean = np.full((1200, 1200), 2.0)
+    yy, xx = np.mgrid[-3:4, -3:4]
+    ys, xs = rng.integers(20, 1180, 150), rng.integers(20, 1180, 150)
+    for y, x in zip(ys, xs, strict=True):
+        mean[y - 3:y + 4, x - 3:x + 4] += 300 * np.exp(-(xx ** 2 + yy ** 2) / 2.0)
+    counts = rng.poisson(mean).astype(np.float32)
+    hot = rng.integers(20, 1180, (12, 2))
+    counts[hot[:, 0], hot[:, 1]] = 5000
+    found = find_spots(Frame(counts, geometry))
+    assert abs(found.n_spots - 150) <= 6  # a few spots drawn on top of each other merge
+    assert found.n_hot_pixels == 12
+    assert found.background == pytest.approx(2.0, rel=0.05)
+    assert found.gain == pytest.approx(1.0, abs=0.1)
+    outer = np.hypot(xs - 600, ys - 600)
+    assert found.resolution_a == pytest.approx(
+        float(geometry.d_spacing(np.quantile(outer, 0.95))), rel=0.1)
+
+
+def test_an_empty_frame_has_no_spots_and_no_resolution():
+    frame = Frame(np.random.default_rng(1).poisson(1.0, (512, 512)).astype(np.float32),
+                  Geometry(beam_x=256.0, beam_y=256.0, pixel_size_mm=0.172,
+                           distance_mm=200.0, wavelength_a=1.0))
+    found = find_spots(frame)
+    assert found.n_spots <= 2 and found.resolution_a is None
