@@ -1,4 +1,5 @@
-"""``mxqc train``, ``evaluate``, ``compare`` and ``grid-search``: drivers over mxqc.learn."""
+"""``mxqc train``, ``evaluate``, ``compare``, ``grid-search``, ``tune`` and ``fuse``: drivers
+over mxqc.learn."""
 
 from __future__ import annotations
 
@@ -406,3 +407,67 @@ def register(app: typer.Typer) -> None:
     app.command()(compare)
     app.command()(tune)
     app.command("grid-search")(grid_search)
+    app.command()(fuse)
+
+
+def fuse(model_path: Annotated[str, typer.Argument(help="Model file (CNN) to fuse.")],
+         scan_dir: Annotated[str, typer.Argument(
+             help="`mxqc scan` output over labelled frames (e.g. `mxqc simulate` raw frames)")],
+         out: Annotated[str, typer.Option(help="Where to write the fused model.")],
+         labels: Annotated[str | None, typer.Option(
+             help="labels.csv (default: the one beside the scanned frames).")] = None,
+         test: Annotated[str | None, typer.Option(
+             help="A second scan of labelled frames to score the sources on.")] = None,
+         test_labels: Annotated[str | None, typer.Option(
+             help="Its labels.csv (default: beside its frames).")] = None,
+         tables: Annotated[str | None, typer.Option(
+             help="Directory for the score tables (Markdown and CSV).")] = None):
+    """Fit the fused verdict (CNN logit + each class's witness features, sign-bounded
+    logistic models) on a scan of labelled frames, and score the CNN alone, the witnesses
+    alone and the fusion, out of fold on the fitting scan and on --test."""
+    from mxqc.learn import save_model
+    from mxqc.learn.evaluate import score_table, write_tables
+    from mxqc.learn.fusion import apply_fusion, fit_fusion, labelled_rows
+
+    model = load_with_views(model_path)
+    if Path(out).suffix != Path(model_path).suffix:
+        raise typer.BadParameter(f"keep the model's suffix ({Path(model_path).suffix})",
+                                 param_hint="--out")
+    try:
+        rows, truth, cnn = labelled_rows(scan_dir, labels)
+        tested = labelled_rows(test, test_labels) if test else None
+    except MxqcError as exc:
+        err_console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    with console.status(f"fitting on {len(rows)} frames"):
+        fusion, fused = fit_fusion(cnn, rows, truth)
+        witness, alone = fit_fusion(cnn, rows, truth, source="witness")
+    named = {"cnn": score_table(truth, cnn, model.thresholds),
+             "witness (out of fold)": score_table(truth, alone, witness["thresholds"]),
+             "fusion (out of fold)": score_table(truth, fused, fusion["thresholds"])}
+    if tested:
+        t_rows, t_truth, t_cnn = tested
+        named |= {"cnn (test)": score_table(t_truth, t_cnn, model.thresholds),
+                  "witness (test)": score_table(t_truth, apply_fusion(witness, t_cnn, t_rows),
+                                                witness["thresholds"]),
+                  "fusion (test)": score_table(t_truth, apply_fusion(fusion, t_cnn, t_rows),
+                                               fusion["thresholds"])}
+    _print_multilabel(named)
+    _print_per_class_f1(named)
+    if tables:
+        console.print(f"tables: {write_tables(tables, named)['markdown']}")
+    model.metadata["fusion"] = {**fusion, "fitted_on": {"scan": str(scan_dir),
+                                                        "frames": len(rows)}}
+    path = save_model(model, out, half=model.metadata.get("weights_dtype") == "float16")
+    console.print(f"wrote {path}")
+
+
+def _print_per_class_f1(named_tables: dict) -> None:
+    from mxqc.classes import CLASSES
+
+    table = Table(title="F1 per class (mxqc definitions)")
+    for column in ("source", *CLASSES):
+        table.add_column(column, no_wrap=True)
+    for name, t in named_tables.items():
+        table.add_row(name, *(f"{t['per_class']['mxqc'][c]['f1']:.3f}" for c in CLASSES))
+    console.print(table)

@@ -24,3 +24,7 @@ class InvalidFrameError(MxqcError):
 
 class CentreError(MxqcError):
     """A beam-centre method cannot give an answer for this image (e.g. no header centre)."""
+
+
+class FusionError(MxqcError):
+    """A scan that cannot fit or test a fusion of the CNN with the witnesses."""

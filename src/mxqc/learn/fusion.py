@@ -12,11 +12,14 @@ CNN's probabilities and thresholds unchanged.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, logit
 
 from mxqc.classes import CLASSES, UNKNOWN
+from mxqc.errors import FusionError
 from mxqc.learn.thresholds import tune_thresholds
 from mxqc.witness import FEATURES
 
@@ -110,3 +113,32 @@ def fused_probabilities(model, cnn: np.ndarray, rows) -> tuple[np.ndarray, np.nd
     if not spec or not rows or any("w_spots" not in r for r in rows):
         return cnn, model.thresholds
     return apply_fusion(spec, cnn, rows), np.asarray(spec["thresholds"], float)
+
+
+def labelled_rows(scan_dir, labels_path=None) -> tuple[list[dict], np.ndarray, np.ndarray]:
+    """The analysed rows of a scan of labelled frames, their labels (n, 7) and the CNN's
+    probabilities (n, 7). Labels come from ``labels_path`` or the ``labels.csv`` beside
+    the frames (as ``mxqc simulate`` writes it), matched by file name."""
+    from mxqc.dataset import read_labels
+    from mxqc.scan.results import Journal
+
+    rows = [r for r in Journal(scan_dir).rows() if r.get("status") == "ok"]
+    if not rows:
+        raise FusionError(f"{scan_dir}: no analysed frames in its journal")
+    if any("w_spots" not in r for r in rows):
+        raise FusionError(f"{scan_dir}: scanned without witnesses (scan again without "
+                          "--no-witnesses)")
+    path = Path(labels_path) if labels_path else Path(rows[0]["file"]).parent / "labels.csv"
+    table = read_labels(path)
+    index = {name: i for i, name in enumerate(table.names)}
+
+    def key(row):  # label files name frames with or without the file's suffixes
+        name = Path(row["file"]).name
+        return name if name in index else name.split(".")[0]
+
+    rows = [r for r in rows if key(r) in index]
+    if not rows:
+        raise FusionError(f"{path}: labels none of the scanned frames")
+    truth = np.stack([table.labels[index[key(r)]] for r in rows])
+    cnn = np.array([[r.get(f"p_cnn_{c}", r[f"p_{c}"]) for c in CLASSES] for r in rows], float)
+    return rows, truth, cnn

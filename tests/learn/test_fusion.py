@@ -1,0 +1,76 @@
+"""The fused verdict: sign-bounded models, fitted from a scan of labelled raw frames, that
+scans then use (``p_<class>`` fused, ``p_cnn_<class>`` the network's)."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mxqc.classes import CLASSES
+from mxqc.cli import app
+from mxqc.learn import load_model
+from mxqc.learn.fusion import fit_logistic, fused_probabilities, predict_logistic
+from mxqc.scan import ScanOptions, scan
+from mxqc.scan.results import Journal
+from mxqc.simulate.export import write_simulated
+
+runner = CliRunner(env={"COLUMNS": "200"})
+
+
+def test_a_feature_physics_says_can_only_raise_the_evidence_never_lowers_it():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 2))
+    y = (x[:, 0] - x[:, 1] + rng.normal(0, 0.5, 400) > 0).astype(int)
+    free = fit_logistic(x, y, np.array([1, 0]))
+    bounded = fit_logistic(x, y, np.array([1, 1]))
+    assert free["coef"][1] < -0.5  # the data alone would use it against the class
+    assert bounded["coef"][1] == pytest.approx(0.0, abs=1e-6) and bounded["coef"][0] > 0.5
+    assert np.all(np.diff(predict_logistic(bounded, np.c_[np.linspace(-2, 2, 9),
+                                                          np.zeros(9)])) > 0)
+
+
+def test_a_model_without_fusion_keeps_the_cnn_verdict(smoke_model_path):
+    model = load_model(smoke_model_path)
+    cnn = np.full((2, len(CLASSES)), 0.3)
+    probs, thresholds = fused_probabilities(model, cnn, [{"w_spots": 1.0}] * 2)
+    assert probs is cnn and np.array_equal(thresholds, model.thresholds)
+
+
+@pytest.fixture(scope="module")
+def labelled_scan(smoke_model_path, tmp_path_factory):
+    frames = tmp_path_factory.mktemp("raw")
+    write_simulated(frames, 40, seed=9, detector="square256", fmt="cbf",
+                    rates={"ice_ring": 0.5, "artifact": 0.5, "background_ring": 0.5})
+    out = tmp_path_factory.mktemp("scan")
+    scan([str(frames)], out, options=ScanOptions(model_path=str(smoke_model_path),
+                                                 heatmaps=False))
+    return frames, out
+
+
+def test_fuse_fits_scores_and_writes_a_model_that_scans_use(labelled_scan, smoke_model_path,
+                                                            tmp_path):
+    frames, scanned = labelled_scan
+    fused_path = tmp_path / "fused.safetensors"
+    result = runner.invoke(app, ["fuse", str(smoke_model_path), str(scanned), "--out",
+                                 str(fused_path), "--test", str(scanned),
+                                 "--tables", str(tmp_path / "tables")])
+    assert result.exit_code == 0, result.output
+    for source in ("cnn", "witness (out of fold)", "fusion (out of fold)", "fusion (test)"):
+        assert source in result.output
+    fusion = load_model(fused_path).metadata["fusion"]
+    assert fusion["fitted_on"]["frames"] == 40 and len(fusion["thresholds"]) == len(CLASSES)
+    assert set(fusion["classes"]) >= {"ice_ring", "artifact", "background_ring"}
+    out = tmp_path / "rescan"
+    scan([str(frames)], out, options=ScanOptions(model_path=str(fused_path), heatmaps=False))
+    rows = Journal(out).rows()
+    assert any(r["p_ice_ring"] != r["p_cnn_ice_ring"] for r in rows)
+    assert all(r["ice_ring"] == int(r["p_ice_ring"] > fusion["thresholds"][5]) for r in rows)
+
+
+def test_fuse_refuses_a_scan_without_witnesses(smoke_model_path, labelled_scan, tmp_path):
+    frames, _ = labelled_scan
+    bare = tmp_path / "bare"
+    scan([str(frames)], bare, options=ScanOptions(model_path=str(smoke_model_path),
+                                                  heatmaps=False, witnesses=False))
+    result = runner.invoke(app, ["fuse", str(smoke_model_path), str(bare), "--out",
+                                 str(tmp_path / "x.safetensors")])
+    assert result.exit_code == 1 and "scanned without witnesses" in result.output
