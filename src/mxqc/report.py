@@ -74,6 +74,12 @@ def _thumbnail(out: Path, relative: str | None) -> str | None:
     return _data_uri((out / relative).read_bytes())
 
 
+def flagged_evidence(row) -> list[tuple[str, str]]:
+    """(class, what the witnesses measured) for each class flagged on a results row."""
+    return [(c, row.get(f"evidence_{c}") or "no physical measurement; the CNN's verdict")
+            for c in CLASSES if row.get(c)]
+
+
 def write_report(out_dir) -> Path:
     """Write ``out_dir/report.html`` from ``results.parquet`` and the images folder."""
     from jinja2 import Environment, PackageLoader, select_autoescape
@@ -96,7 +102,8 @@ def write_report(out_dir) -> Path:
                       "thumbnail": _thumbnail(out, r["thumbnail"]) if i < MAX_THUMBNAILS
                       else None,
                       "heatmaps": [h for h in heat if h[1]],
-                      "classes": " ".join(c for c in CLASSES if r[c])})
+                      "classes": " ".join(c for c in CLASSES if r[c]),
+                      "evidence": flagged_evidence(r)})
     env = Environment(loader=PackageLoader("mxqc", "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
     html = env.get_template("report.html.j2").render(

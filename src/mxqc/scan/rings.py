@@ -28,7 +28,6 @@ PROFILE_PERCENTILE = 75  # a ring or arc over ≥ 25 % of the azimuth shows; spo
 MIN_COVERAGE = 0.1
 MIN_SIGNIFICANCE = 8.0  # peak height over the profile's noise
 MAX_D_A = 30.0  # lower resolution is the beam-stop shadow's edge, not a ring
-LONE_ICE_COVERAGE = 0.6  # a lone 3.67 Å line must be a (nearly) full ring to be ice
 ICE_DS = np.array(sorted({d for d, _ in (*ICE_IH, *ICE_IC)}))
 ICE_TRIPLET_A = (3.897, 3.669, 3.441)  # hexagonal ice's three strongest lines
 ICE_IC_STRONG_A = (3.67, 2.25)  # cubic ice's two strongest
@@ -260,13 +259,14 @@ def _confirm_ice(rings: list[Ring]) -> tuple[Ring, ...]:
     """Ice is a pattern, not a line: hexagonal ice shows at least two of its strong
     3.90/3.67/3.44 Å triplet, cubic ice both 3.67 and 2.25 Å. Ice-like lines without the
     pattern (a calibrant's or a small cell's lines that fall near ice lines; symmetry-
-    equivalent spots of one reflection) are called 'other'. A lone full ring at 3.67 Å is
-    kept as cubic ice whose 2.25 Å line lies beyond the detector."""
+    equivalent spots of one reflection; a broad, patchy hump on the water ring) are called
+    'other'. A lone sharp full ring at 3.67 Å is kept as cubic ice whose 2.25 Å line lies
+    beyond the detector."""
     ice = [r for r in rings if r.kind == "ice"]
     hexagonal = {_nearest(r.d_a, ICE_TRIPLET_A) for r in ice} - {None}
     cubic = {_nearest(r.d_a, ICE_IC_STRONG_A) for r in ice} - {None}
     lone_cubic = [r for r in ice if _nearest(r.d_a, ICE_IC_STRONG_A[:1])
-                  and r.coverage >= LONE_ICE_COVERAGE]
+                  and r.shape == "full" and r.fwhm_q < BROAD_FWHM_Q]
     if len(hexagonal) >= 2 or len(cubic) == 2 or (len(ice) == 1 and lone_cubic):
         return tuple(rings)
     return tuple(replace(r, kind="other") if r.kind == "ice" else r for r in rings)
