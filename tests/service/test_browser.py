@@ -30,6 +30,7 @@ def test_upload_shows_labels_bars_and_overlay(live_server, frames_dir, tmp_path)
         assert "beam centre" in page.inner_text("#centre")
         assert page.eval_on_selector("#image", "img => img.naturalWidth") > 0
         flagged = page.locator("#bars .bar.on").count()
+        assert page.locator("#bars .evidence").count() == flagged  # a reason under each
         if flagged:  # the first flagged class's heatmap is overlaid
             page.wait_for_function("document.getElementById('overlay').naturalWidth > 0")
         page.screenshot(path=str(tmp_path / "page.png"), full_page=True)

@@ -21,6 +21,8 @@ def test_valid_frames_of_each_format(client, frames_dir, pattern):
     assert set(data["probabilities"]) == set(CLASSES)
     assert all(0 <= p <= 1 for p in data["probabilities"].values())
     assert data["model"] == "smoke"
+    assert data["spots"]["n"] >= 0 and set(data["evidence"]) <= set(CLASSES)
+    assert "spots" in data["evidence"]["strong_background"]  # the spot finder always says
     assert 0 < data["centre"]["x"] < 1024 and 0 < data["centre"]["y"] < 1024
     image = client.get(data["image_url"])
     assert image.status_code == 200 and image.content[:8] == b"\x89PNG\r\n\x1a\n"

@@ -290,7 +290,11 @@ def _frame_json(row: dict, upload_id: str) -> dict:
         "id": upload_id, "model": row["model"], "model_version": row["model_version"],
         "probabilities": {c: row[f"p_{c}"] for c in CLASSES},
         "labels": [c for c in CLASSES if row[c]],
-        "evidence": {c: row[f"evidence_{c}"] for c in CLASSES if row[f"evidence_{c}"]},
+        "cnn_probabilities": {c: row.get(f"p_cnn_{c}", row[f"p_{c}"]) for c in CLASSES},
+        "evidence": _evidence(row),
+        "spots": {"n": row.get("n_spots"), "resolution_a": row.get("resolution_a"),
+                  "median_i_sigma": row.get("spot_i_sigma"),
+                  "background_counts_per_px": row.get("background_counts")},
         "centre": {"x": row["centre_x"], "y": row["centre_y"], "method": row["centre_method"],
                    "uncertainty_px": row["centre_uncertainty_px"]},
         "rings": row.get("rings", ""),
@@ -302,15 +306,21 @@ def _frame_json(row: dict, upload_id: str) -> dict:
     }
 
 
-def _db_frame(row) -> dict:
-    r = row._mapping
+def _db_frame(record) -> dict:
+    r = record._mapping
+    row = json.loads(r["row"])
     return {"id": r["id"], "dataset_id": r["dataset_id"], "file_id": r["file_id"],
             "frame": r["frame"], "status": r["status"], "error": r["error"],
             "probabilities": {c: r[f"p_{c}"] for c in CLASSES},
             "labels": [c for c in CLASSES if r[c]],
             "centre": {"x": r["centre_x"], "y": r["centre_y"], "method": r["centre_method"]},
             "rings": r["rings"], "model": r["model"], "created": r["created"],
-            "file": json.loads(r["row"]).get("file")}
+            "file": row.get("file"), "evidence": _evidence(row)}
+
+
+def _evidence(row: dict) -> dict[str, str]:
+    """What the witnesses measured, per class, where they measured something."""
+    return {c: row[f"evidence_{c}"] for c in CLASSES if row.get(f"evidence_{c}")}
 
 
 def loopback(host: str) -> bool:
