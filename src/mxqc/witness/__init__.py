@@ -16,7 +16,7 @@ from mxqc.classes import CLASSES
 from mxqc.frame import Frame
 from mxqc.witness.artefacts import ArtefactFinding, measure_artefacts
 from mxqc.witness.background import Binned, isotropic_background
-from mxqc.witness.detector import ResponseFinding, measure_response
+from mxqc.witness.detector import ResponseFinding, measure_response, module_bands
 from mxqc.witness.spots import SpotFinding, measure_spots, signal_pixels
 
 # Each class's witness features and the sign physics gives them: +1 a larger value can
@@ -75,9 +75,10 @@ def witness_frame(frame: Frame, centre, rings=None) -> Witnessed:
     spots, spot_bins = measure_spots(frame, binned, signal, gain, centre)
     quiet = valid & ~signal
     expected = isotropic_background(binned, quiet, centre)
-    response = measure_response(binned, quiet, expected, centre, gain)
+    layout = module_bands(binned.counts)
+    response = measure_response(binned, quiet, expected, centre, gain, layout)
     artefacts = measure_artefacts(binned, spot_bins, expected, frame.pixels,
-                                  spots.n_hot_pixels, gain)
+                                  spots.n_hot_pixels, gain, layout)
     evidence = {**_ring_evidence(rings), **_spot_evidence(spots),
                 "artifact": _artefact_evidence(artefacts),
                 "non_uniform_detector": _response_evidence(response),

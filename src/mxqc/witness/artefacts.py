@@ -87,12 +87,13 @@ class ArtefactFinding:
 
 
 def measure_artefacts(binned, spot_bins: np.ndarray, expected: np.ndarray, pixels: np.ndarray,
-                      hot_pixels: int, gain: float = 1.0) -> ArtefactFinding:
+                      hot_pixels: int, gain: float = 1.0, layout=None) -> ArtefactFinding:
     """Faulty lines and bands of ``binned`` (witness.background.Binned) without its
     ``spot_bins`` (spots lined up along a lattice row are not a hot row), with its
-    ``expected`` isotropic background; raw ``pixels`` name the faulty raw lines."""
+    ``expected`` isotropic background; raw ``pixels`` name the faulty raw lines;
+    ``layout``: ``module_bands`` of the binned counts, where the caller has it."""
     counts = np.where(spot_bins, np.float32(np.nan), binned.counts)
-    rows, cols = module_bands(binned.counts)
+    rows, cols = layout or module_bands(binned.counts)
     found = [*_lines(counts, _layout_lines(cols), gain, "column", binned, pixels),
              *_lines(counts.T, _layout_lines(rows), gain, "row", binned, pixels.T)]
     found.sort(key=lambda line: -(line.end - line.start) * abs(np.log(max(line.ratio, 1e-3))))

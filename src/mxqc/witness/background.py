@@ -90,17 +90,18 @@ def isotropic_background(binned: Binned, quiet: np.ndarray, centre) -> np.ndarra
     profile = np.bincount(r, c, minlength=len(n)) / np.maximum(n, 1)
     profile[(n < MIN_PER_RADIUS) | (profile <= 0)] = np.nan
     expected = profile.astype(np.float32)[radius]
+    return expected * _anisotropy(counts, quiet, expected, terms)
+
+
+def _anisotropy(counts, quiet, expected, terms) -> np.ndarray:
+    """1 + a·w cos 2φ + b·w sin 2φ fitted to the spot-free bins' ratio to ``expected``
+    (least squares on one bin in 16; a ratio is clipped at RATIO_CLIP)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(quiet, counts / expected, np.nan)
-    np.minimum(ratio, RATIO_CLIP, where=np.isfinite(ratio), out=ratio)
-    return expected * _anisotropy(ratio, terms)
-
-
-def _anisotropy(ratio: np.ndarray, terms: np.ndarray) -> np.ndarray:
-    """1 + a·w cos 2φ + b·w sin 2φ fitted to the ratio (least squares, one bin in 16)."""
-    sample = np.isfinite(ratio[::4, ::4])
+        ratio = counts[::4, ::4] / expected[::4, ::4]
+    sample = quiet[::4, ::4] & np.isfinite(ratio)
     if sample.sum() < 100:
-        return np.ones_like(ratio)
+        return np.ones_like(expected)
     design = terms[:, ::4, ::4][:, sample].T
-    coef, *_ = np.linalg.lstsq(design, ratio[::4, ::4][sample] - 1.0, rcond=None)
+    target = np.minimum(ratio[sample], RATIO_CLIP) - 1.0
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
     return 1.0 + np.tensordot(coef.astype(np.float32), terms, axes=1)

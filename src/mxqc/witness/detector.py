@@ -127,10 +127,11 @@ class ResponseFinding:
 
 
 def measure_response(binned, quiet: np.ndarray, expected: np.ndarray, centre,
-                     gain: float = 1.0) -> ResponseFinding:
+                     gain: float = 1.0, layout=None) -> ResponseFinding:
     """Module gains, gain steps and gradients of a frame: ``binned`` (witness.background
     .Binned), its spot-free bins and their ``expected`` counts on a uniform detector,
-    the beam ``centre`` (raw x, y); ``gain`` counts per photon scales the counting noise.
+    the beam ``centre`` (raw x, y); ``gain`` counts per photon scales the counting noise;
+    ``layout``: ``module_bands`` of the binned counts, where the caller has it.
 
     Cells near the beam (the beam stop and its halo) and shadowed cells say nothing of
     gains. With a module layout, gains are measured across the gaps; without one (a
@@ -145,8 +146,7 @@ def measure_response(binned, quiet: np.ndarray, expected: np.ndarray, centre,
     dead = clear & (model >= MIN_MODULE_EXPECTED) & (counts < DEAD * model)
     lit = clear & (counts >= SHADOW * model)
     counts, model = np.where(lit, counts, 0), np.where(lit, model, 0)
-    layout = module_bands(binned.counts)
-    found = _modules(layout, counts, model, dead, size)
+    found = _modules(layout or module_bands(binned.counts), counts, model, dead, size)
     step = (0.0, 1, 0, 0, 0) if found.layout else max(
         (_steps(counts, model, gain, axis) for axis in (1, 0)), key=lambda s: abs(s[0]))
     grad, grad_axis = _gradient(counts, model)

@@ -151,12 +151,13 @@ def measure_spots(frame: Frame, binned: Binned, signal: np.ndarray, gain: float,
     # counting noise of the spot's counts and of its background estimate, in photons
     i_sigma = per_spot(raw - background) / np.sqrt(
         np.maximum(gain * (per_spot(raw) + per_spot(background)), 1.0))
-    hot = _hot(frame.pixels, binned.k, labels, size, local) & (i_sigma >= HOT_I_SIGMA)
+    hot = _hot(frame.pixels, binned.k, ys, xs, on, size, local) & (i_sigma >= HOT_I_SIGMA)
     spot = ~hot & (size <= MAX_SPOT_PX)
     cx = binned.to_raw(per_spot(xs * positive) / weight)
     cy = binned.to_raw(per_spot(ys * positive) / weight)
     good = spot & (i_sigma >= GOOD_I_SIGMA)
-    small = np.r_[False, size <= MAX_SPOT_PX]
+    spot_bins = np.zeros(signal.shape, bool)
+    spot_bins[ys, xs] = (size <= MAX_SPOT_PX)[on - 1]
     return SpotFinding(
         n_spots=int(spot.sum()), n_good=int(good.sum()),
         median_i_sigma=float(np.median(i_sigma[spot])) if spot.any() else 0.0,
@@ -165,27 +166,25 @@ def measure_spots(frame: Frame, binned: Binned, signal: np.ndarray, gain: float,
         resolution_a=_resolution(frame, cx[good], cy[good], centre),
         n_hot_pixels=int(hot.sum()), gain=round(gain, 2),
         x=cx[spot].astype(np.float32), y=cy[spot].astype(np.float32),
-        i_sigma=i_sigma[spot].astype(np.float32)), small[labels]
+        i_sigma=i_sigma[spot].astype(np.float32)), spot_bins
 
 
-def _hot(pixels: np.ndarray, k: int, labels: np.ndarray, size: np.ndarray,
-         local: np.ndarray) -> np.ndarray:
+def _hot(pixels: np.ndarray, k: int, ys, xs, on, size, local) -> np.ndarray:
     """Per candidate: a hot pixel or zinger, one bin whose raw neighbourhood (the bin and
     one raw pixel about it) holds ``HOT_SHARE`` of its excess counts in one pixel; a Bragg
-    spot spreads over several."""
+    spot spreads over several. ``ys``, ``xs``, ``on``: each signal bin and its candidate."""
     hot = np.zeros(len(size), bool)
-    single = np.flatnonzero(size == 1) + 1
-    if not len(single):
+    single = size[on - 1] == 1
+    if not single.any():
         return hot
-    where = np.flatnonzero(np.isin(labels.ravel(), single))
-    by, bx = np.divmod(where, labels.shape[1])
+    by, bx, which = ys[single], xs[single], on[single] - 1
     dy, dx = np.divmod(np.arange((k + 2) ** 2), k + 2)
     rows = np.clip(by[:, None] * k - 1 + dy, 0, pixels.shape[0] - 1)
     cols = np.clip(bx[:, None] * k - 1 + dx, 0, pixels.shape[1] - 1)
-    background = np.nan_to_num(local.ravel()[where])[:, None] / k ** 2
+    background = np.nan_to_num(local[by, bx])[:, None] / k ** 2
     block = np.maximum(np.nan_to_num(pixels[rows, cols].astype(np.float64)) - background, 0)
     share = block.max(axis=1) / np.maximum(block.sum(axis=1), 1e-9)
-    hot[labels.ravel()[where] - 1] = share >= HOT_SHARE
+    hot[which] = share >= HOT_SHARE
     return hot
 
 
