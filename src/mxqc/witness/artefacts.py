@@ -93,24 +93,38 @@ def measure_artefacts(binned, spot_bins: np.ndarray, expected: np.ndarray, pixel
     ``expected`` isotropic background; raw ``pixels`` name the faulty raw lines;
     ``layout``: ``module_bands`` of the binned counts, where the caller has it."""
     counts = np.where(spot_bins, np.float32(np.nan), binned.counts)
+    valid = np.isfinite(counts)
+    zeroed = np.where(valid, counts, np.float32(0))
     rows, cols = layout or module_bands(binned.counts)
-    found = [*_lines(counts, _layout_lines(cols), gain, "column", binned, pixels),
-             *_lines(counts.T, _layout_lines(rows), gain, "row", binned, pixels.T)]
+    found = [*_lines(*_block_sums(zeroed, valid, 0), _layout_lines(cols), gain, "column",
+                     binned.k, pixels),
+             *_lines(*_block_sums(zeroed, valid, 1), _layout_lines(rows), gain, "row",
+                     binned.k, pixels.T)]
     found.sort(key=lambda line: -(line.end - line.start) * abs(np.log(max(line.ratio, 1e-3))))
     return ArtefactFinding(tuple(found[:MAX_LINES]), len(found),
                            _band(counts, expected, binned.k), hot_pixels)
 
 
-def _lines(counts, layout, gain, axis, binned, pixels) -> list[Line]:
-    """Faulty lines along axis 0 of ``counts`` (columns; rows when transposed), other than
-    the ``layout`` lines."""
-    n_blocks = counts.shape[0] // BLOCK
-    if n_blocks < MIN_LINE_BLOCKS or counts.shape[1] < 2 * NEIGHBOURS + 1:
+def _block_sums(zeroed, valid, axis) -> tuple[np.ndarray, np.ndarray]:
+    """(counts, valid bins) of each BLOCK-long piece of every column (``axis`` 0) or row
+    (1), as (pieces, lines) arrays; sums of whole counts, so exact in any order."""
+    n_blocks = zeroed.shape[axis] // BLOCK
+    if axis == 0:
+        def pieces(a):
+            return a[:n_blocks * BLOCK].reshape(n_blocks, BLOCK, -1).sum(axis=1,
+                                                                          dtype=np.float64)
+    else:
+        def pieces(a):
+            return a[:, :n_blocks * BLOCK].reshape(a.shape[0], n_blocks, BLOCK).sum(
+                axis=2, dtype=np.float64).T
+    return pieces(zeroed), pieces(valid)
+
+
+def _lines(total, n, layout, gain, axis, k, pixels) -> list[Line]:
+    """Faulty lines from the BLOCK-long pieces' ``total`` counts and ``n`` valid bins
+    (pieces × lines), other than the ``layout`` lines; ``pixels`` raw, lines as columns."""
+    if total.shape[0] < MIN_LINE_BLOCKS or total.shape[1] < 2 * NEIGHBOURS + 1:
         return []
-    block = counts[:n_blocks * BLOCK].reshape(n_blocks, BLOCK, -1)
-    valid = np.isfinite(block)
-    total = np.where(valid, block, 0).sum(axis=1, dtype=np.float64)
-    n = valid.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(n >= BLOCK // 2, total / n, np.nan)
     expected = _beside(mean)
@@ -127,7 +141,7 @@ def _lines(counts, layout, gain, axis, binned, pixels) -> list[Line]:
             start, length = longest_run(flags[seen, col])
             if length >= min_blocks:
                 line = _raw_line(axis, col, seen[start], seen[start + length - 1] + 1,
-                                 binned.k, pixels, flags is hot)
+                                 k, pixels, flags is hot)
                 if line is not None:
                     out.append(line)
     return out
