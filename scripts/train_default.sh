@@ -2,7 +2,8 @@
 # How the shipped default model (src/mxqc/models/default.safetensors) was made: the model of
 # commit 74ccd48 (10,000 simulated frames, 77.5 min on 2 cores) fine-tuned on freshly
 # simulated frames plus anomalies injected into the shared real frames (canvases), then its
-# thresholds tuned. Steps whose output exists are skipped, so the script resumes.
+# thresholds tuned, then fused with the witnesses (fitted on a scan of 1,600 simulated raw
+# frames; scored on 2,000 more). Steps whose output exists are skipped, so it resumes.
 #
 #   scripts/train_default.sh WORK_DIR [REAL_FRAMES]
 #
@@ -33,6 +34,16 @@ step base.safetensors sh -c "git show 74ccd48:src/mxqc/models/default.safetensor
 step finetuned.safetensors "$mxqc" train "$work/ft" --init "$work/base.safetensors" \
     --sizes 224 --epochs 15 --lr 2e-3 --time-budget "$minutes" --half \
     --out "$work/finetuned.safetensors"
-step default.safetensors "$mxqc" tune "$work/finetuned.safetensors" "$work/ft" \
-    --out "$work/default.safetensors"
+step tuned.safetensors "$mxqc" tune "$work/finetuned.safetensors" "$work/ft" \
+    --out "$work/tuned.safetensors"
+# the fused verdict: raw frames in each detector's own format, scanned with witnesses
+raw="--detector pilatus6m,square1k,eiger4m,ccd_2x2 --workers 2"
+step fuse-fit/labels.csv "$mxqc" simulate "$work/fuse-fit" -n 1600 --seed 717 $raw
+step fuse-test/labels.csv "$mxqc" simulate "$work/fuse-test" -n 2000 --seed 818 $raw
+step scan-fit/results.csv "$mxqc" scan "$work/fuse-fit" --out "$work/scan-fit" \
+    --model "$work/tuned.safetensors" --workers 2 --no-heatmaps --no-report
+step scan-test/results.csv "$mxqc" scan "$work/fuse-test" --out "$work/scan-test" \
+    --model "$work/tuned.safetensors" --workers 2 --no-heatmaps --no-report
+step default.safetensors "$mxqc" fuse "$work/tuned.safetensors" "$work/scan-fit" \
+    --test "$work/scan-test" --tables "$work/fuse-tables" --out "$work/default.safetensors"
 echo "model: $work/default.safetensors"

@@ -139,3 +139,13 @@ def test_an_empty_frame_has_no_spots_and_no_resolution():
                            distance_mm=200.0, wavelength_a=1.0))
     found = find_spots(frame)
     assert found.n_spots <= 2 and found.resolution_a is None
+
+
+def test_diffuse_clouds_raise_the_background_texture(pilatus):
+    frame, scene, centre = pilatus
+    cloudy, _, _ = clean("pilatus6m", diffuse=(1.0, 6.0, 0.0, 0.0, 0.5),
+                         labels=(0, 0, 0, 1, 0, 0, 0))
+    quiet = witnessed(frame, centre).evidence["diffuse_scattering"]
+    diffuse = witnessed(cloudy, centre).evidence["diffuse_scattering"]
+    assert diffuse.features[0][1] > 2 * quiet.features[0][1]
+    assert diffuse.sentence.startswith("the background between the spots varies by")
