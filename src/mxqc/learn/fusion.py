@@ -25,7 +25,7 @@ from mxqc.witness import FEATURES
 
 L2 = 1e-2  # ridge on the standardised coefficients: keeps rare features' weights sane
 CNN_CLIP = 1e-4  # probabilities are clipped before the logit
-SOURCES = ("cnn", "witness", "fusion")  # what a comparison table has a row for
+FEATURE_CAP = 10.0  # an unbounded measurement (a module beside dead ones) counts as this
 
 
 def inputs(cnn: np.ndarray, rows, name: str, *, source: str = "fusion") -> np.ndarray:
@@ -36,7 +36,10 @@ def inputs(cnn: np.ndarray, rows, name: str, *, source: str = "fusion") -> np.nd
     if source != "cnn":
         columns += [np.array([float(r.get(f"w_{f}") or 0.0) for r in rows])
                     for f, _ in FEATURES[name]]
-    return np.column_stack(columns) if columns else np.zeros((len(rows), 0))
+    if not columns:
+        return np.zeros((len(rows), 0))
+    return np.nan_to_num(np.column_stack(columns), nan=0.0, posinf=FEATURE_CAP,
+                         neginf=-FEATURE_CAP)
 
 
 def signs(name: str, source: str = "fusion") -> np.ndarray:
