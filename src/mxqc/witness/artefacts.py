@@ -160,11 +160,12 @@ def _beside(mean: np.ndarray) -> np.ndarray:
     """Median of each block's neighbouring lines (NEIGHBOURS each side, not itself)."""
     padded = np.pad(mean, ((0, 0), (NEIGHBOURS, NEIGHBOURS)), constant_values=np.nan)
     w = mean.shape[1]
+    # neighbours along the last axis: many short contiguous sorts (NaN sort last)
     shifts = np.sort(np.stack([padded[:, NEIGHBOURS + d:NEIGHBOURS + d + w]
-                               for d in range(-NEIGHBOURS, NEIGHBOURS + 1) if d]), axis=0)
-    count = np.isfinite(shifts).sum(axis=0)  # NaN sort last: the median of the rest
-    lower = np.take_along_axis(shifts, np.maximum((count - 1) // 2, 0)[None], 0)[0]
-    upper = np.take_along_axis(shifts, (count // 2)[None], 0)[0]
+                               for d in range(-NEIGHBOURS, NEIGHBOURS + 1) if d], axis=-1))
+    count = np.isfinite(shifts).sum(axis=-1)
+    lower = np.take_along_axis(shifts, np.maximum((count - 1) // 2, 0)[..., None], -1)[..., 0]
+    upper = np.take_along_axis(shifts, (count // 2)[..., None], -1)[..., 0]
     return np.where(count > 0, (lower + upper) / 2, np.nan)
 
 
