@@ -423,8 +423,9 @@ def fuse(model_path: Annotated[str, typer.Argument(help="Model file (CNN) to fus
          tables: Annotated[str | None, typer.Option(
              help="Directory for the score tables (Markdown and CSV).")] = None):
     """Fit the fused verdict (CNN logit + each class's witness features, sign-bounded
-    logistic models) on a scan of labelled frames, and score the CNN alone, the witnesses
-    alone and the fusion, out of fold on the fitting scan and on --test."""
+    logistic models) on a scan of labelled frames, and score the CNN alone (as shipped, and
+    recalibrated the same way), the witnesses alone and the fusion, out of fold on the
+    fitting scan and on --test."""
     from mxqc.learn import save_model
     from mxqc.learn.evaluate import score_table, write_tables
     from mxqc.learn.fusion import apply_fusion, fit_fusion, labelled_rows
@@ -440,18 +441,21 @@ def fuse(model_path: Annotated[str, typer.Argument(help="Model file (CNN) to fus
         err_console.print(f"[red]error[/red] {exc}")
         raise typer.Exit(code=1) from None
     with console.status(f"fitting on {len(rows)} frames"):
-        fusion, fused = fit_fusion(cnn, rows, truth)
-        witness, alone = fit_fusion(cnn, rows, truth, source="witness")
-    named = {"cnn": score_table(truth, cnn, model.thresholds),
-             "witness (out of fold)": score_table(truth, alone, witness["thresholds"]),
-             "fusion (out of fold)": score_table(truth, fused, fusion["thresholds"])}
+        fits = {source: fit_fusion(cnn, rows, truth, source=source)
+                for source in ("cnn", "witness", "fusion")}
+    # "cnn recalibrated": the network's logit alone through the same fitting, so that the
+    # fusion's gain over it is the witnesses' and not the re-tuned thresholds'
+    names = {"cnn": "cnn recalibrated", "witness": "witness", "fusion": "fusion"}
+    named = {"cnn": score_table(truth, cnn, model.thresholds)}
+    named |= {f"{names[k]} (out of fold)": score_table(truth, probs, spec["thresholds"])
+              for k, (spec, probs) in fits.items()}
     if tested:
         t_rows, t_truth, t_cnn = tested
-        named |= {"cnn (test)": score_table(t_truth, t_cnn, model.thresholds),
-                  "witness (test)": score_table(t_truth, apply_fusion(witness, t_cnn, t_rows),
-                                                witness["thresholds"]),
-                  "fusion (test)": score_table(t_truth, apply_fusion(fusion, t_cnn, t_rows),
-                                               fusion["thresholds"])}
+        named["cnn (test)"] = score_table(t_truth, t_cnn, model.thresholds)
+        named |= {f"{names[k]} (test)": score_table(
+            t_truth, apply_fusion(spec, t_cnn, t_rows), spec["thresholds"])
+            for k, (spec, _) in fits.items()}
+    fusion = fits["fusion"][0]
     _print_multilabel(named)
     _print_per_class_f1(named)
     if tables:

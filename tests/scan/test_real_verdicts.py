@@ -37,3 +37,18 @@ def test_no_detector_ice_or_artefact_flag_on_normal_pilatus_and_eiger_frames(ver
 
 def test_the_adsc_water_ring_is_kept(verdicts):
     assert verdicts["adsc.img.bz2"]["background_ring"] == "1"
+
+
+def test_the_adsc_water_ring_flag_carries_its_measured_d_spacing(verdicts):
+    said = verdicts["adsc.img.bz2"]["evidence_background_ring"]
+    assert said.startswith("water ring at ")
+    assert 3.0 <= float(said.split()[3]) <= 3.7
+
+
+def test_the_scan_reports_spots_that_follow_the_grid_on_and_off_the_crystal(verdicts):
+    spots = {name[9:13]: int(row["n_spots"]) for name, row in verdicts.items()
+             if name.startswith("thau_3_2_")}
+    off = max(spots[k] for k in ("0016", "0017", "0018"))
+    assert min(spots[k] for k in ("0002", "0003", "0005", "0007", "0010")) > 20 * max(off, 1)
+    assert verdicts["thau_3_2_0003.cbf.bz2"]["resolution_a"] != ""
+    assert verdicts["thau_3_2_0018.cbf.bz2"]["resolution_a"] == ""

@@ -197,7 +197,9 @@ def _modules(layout, counts, model, dead, size) -> _Modules:
             inside = np.ix_(cell_rows == i, cell_cols == j)
             if dead[inside].sum() >= DEAD_SHARE * dead[inside].size > 0:
                 gains[i, j] = 0.0
-    deviation = gains / _neighbour_median(gains) - 1
+    beside = _neighbour_median(gains)
+    with np.errstate(divide="ignore", invalid="ignore"):  # beside dead modules: unmeasurable
+        deviation = np.where(beside > 0, gains / beside - 1, np.nan)
     if not np.isfinite(deviation).any():
         return _Modules(True)
     worst = np.unravel_index(np.nanargmax(np.abs(deviation)), deviation.shape)
