@@ -28,6 +28,7 @@ from mxqc.witness import witness_frame
 from mxqc.witness.artefacts import measure_artefacts
 from mxqc.witness.background import Binned, isotropic_background
 from mxqc.witness.detector import measure_response, module_bands
+from mxqc.witness.diffuse import texture
 from mxqc.witness.spots import measure_spots, signal_pixels
 
 # cctbx DISTL with its defaults: good Bragg candidates (and resolution, Å, where it gave one)
@@ -72,6 +73,8 @@ def stages(frame, centre):
     measure_artefacts(binned, spot_bins, expected, frame.pixels, spots.n_hot_pixels, gain,
                       layout)
     lap("lines, bands")
+    texture(binned, quiet, expected, gain)
+    lap("texture")
     del rings
     return t
 
