@@ -76,8 +76,8 @@ def _thumbnail(out: Path, relative: str | None) -> str | None:
 
 def flagged_evidence(row) -> list[tuple[str, str]]:
     """(class, what the witnesses measured) for each class flagged on a results row."""
-    return [(c, row.get(f"evidence_{c}") or "nothing measured supports it: the network's word alone")
-            for c in CLASSES if row.get(c)]
+    alone = "nothing measured supports it: the network's word alone"
+    return [(c, row.get(f"evidence_{c}") or alone) for c in CLASSES if row.get(c)]
 
 
 def write_report(out_dir) -> Path:

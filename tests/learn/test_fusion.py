@@ -32,7 +32,7 @@ def test_a_model_without_fusion_keeps_the_cnn_verdict(smoke_model_path):
     model = load_model(smoke_model_path)
     cnn = np.full((2, len(CLASSES)), 0.3)
     probs, thresholds = fused_probabilities(model, cnn, [{"w_spots": 1.0}] * 2)
-    assert probs is cnn and np.array_equal(thresholds, model.thresholds)
+    assert probs is cnn and np.array_equal(thresholds, np.tile(model.thresholds, (2, 1)))
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +74,30 @@ def test_fuse_refuses_a_scan_without_witnesses(smoke_model_path, labelled_scan, 
     result = runner.invoke(app, ["fuse", str(smoke_model_path), str(bare), "--out",
                                  str(tmp_path / "x.safetensors")])
     assert result.exit_code == 1 and "scanned without witnesses" in result.output
+
+
+def test_a_frame_whose_witnesses_failed_keeps_the_cnn_verdict_beside_fused_ones(
+        labelled_scan, smoke_model_path, tmp_path, monkeypatch):
+    import mxqc.scan.analyse as analyse
+
+    frames, scanned = labelled_scan
+    fused_path = tmp_path / "fused.safetensors"
+    result = runner.invoke(app, ["fuse", str(smoke_model_path), str(scanned), "--out",
+                                 str(fused_path)])
+    assert result.exit_code == 0, result.output
+    calls = iter(range(10 ** 6))
+    real = analyse.witness_frame
+
+    def flaky(*args, **kwargs):  # every other frame's witnesses fail
+        if next(calls) % 2:
+            raise FloatingPointError("overflow in a measurement")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(analyse, "witness_frame", flaky)
+    out = tmp_path / "flaky"
+    scan([str(frames)], out, options=ScanOptions(model_path=str(fused_path), heatmaps=False))
+    rows = Journal(out).rows()
+    failed = [r for r in rows if "witnesses failed" in r["error"]]
+    assert rows and all(r["status"] == "ok" for r in rows) and 0 < len(failed) < len(rows)
+    assert all(r["p_ice_ring"] == r["p_cnn_ice_ring"] for r in failed)
+    assert any(r["p_ice_ring"] != r["p_cnn_ice_ring"] for r in rows if r not in failed)

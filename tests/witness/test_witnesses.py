@@ -142,10 +142,24 @@ def test_an_empty_frame_has_no_spots_and_no_resolution():
 
 
 def test_diffuse_clouds_raise_the_background_texture(pilatus):
-    frame, scene, centre = pilatus
+    frame, _, centre = pilatus
     cloudy, _, _ = clean("pilatus6m", diffuse=(1.0, 6.0, 0.0, 0.0, 0.5),
                          labels=(0, 0, 0, 1, 0, 0, 0))
     quiet = witnessed(frame, centre).evidence["diffuse_scattering"]
     diffuse = witnessed(cloudy, centre).evidence["diffuse_scattering"]
     assert diffuse.features[0][1] > 2 * quiet.features[0][1]
     assert diffuse.sentence.startswith("the background between the spots varies by")
+
+
+@pytest.mark.parametrize("pixels", [
+    np.zeros((512, 512), np.float32),  # blank
+    np.random.default_rng(0).poisson(3, (8, 8)).astype(np.float32),  # tiny
+    np.random.default_rng(0).poisson(3, (3, 2000)).astype(np.float32),  # a strip
+    np.where(np.arange(256 * 256).reshape(256, 256) == 5, 1.0, np.nan).astype(np.float32),
+], ids=["blank", "tiny", "strip", "one-valid-pixel"])
+def test_degenerate_frames_get_witnesses_not_exceptions(pixels):
+    geometry = Geometry(beam_x=10.0, beam_y=10.0, pixel_size_mm=0.172, distance_mm=200.0,
+                        wavelength_a=1.0)
+    for centre in ((10.0, 10.0), (1e6, -1e6)):  # a centre far off the detector too
+        found = witness_frame(Frame(pixels, geometry), centre)
+        assert found.spots.n_spots >= 0 and found.evidence["artifact"].sentence == ""

@@ -110,12 +110,19 @@ def apply_fusion(spec: dict, cnn: np.ndarray, rows) -> np.ndarray:
 
 
 def fused_probabilities(model, cnn: np.ndarray, rows) -> tuple[np.ndarray, np.ndarray]:
-    """(probabilities, thresholds) for results ``rows`` whose CNN probabilities are
-    ``cnn``: fused where the model carries a fusion and the rows have witness features."""
+    """(probabilities, thresholds), both (n, 7), for results ``rows`` whose CNN
+    probabilities are ``cnn``: fused for the rows with witness features where the model
+    carries a fusion, the CNN's (and its thresholds) for the others."""
     spec = model.metadata.get("fusion")
-    if not spec or not rows or any("w_spots" not in r for r in rows):
-        return cnn, model.thresholds
-    return apply_fusion(spec, cnn, rows), np.asarray(spec["thresholds"], float)
+    thresholds = np.tile(np.asarray(model.thresholds, float), (len(rows), 1))
+    witnessed = np.array(["w_spots" in r for r in rows], bool)
+    if not spec or not witnessed.any():
+        return cnn, thresholds
+    probs = np.array(cnn, float, copy=True)
+    probs[witnessed] = apply_fusion(spec, cnn[witnessed], [r for r, w in zip(rows, witnessed,
+                                                                              strict=True) if w])
+    thresholds[witnessed] = spec["thresholds"]
+    return probs, thresholds
 
 
 def labelled_rows(scan_dir, labels_path=None) -> tuple[list[dict], np.ndarray, np.ndarray]:

@@ -121,7 +121,11 @@ def _prepare(path: str, index: int, model: Model, options: ScanOptions):
         t["t_rings_ms"] = (time.perf_counter() - mark) * 1e3
     if options.witnesses:
         mark = time.perf_counter()
-        row.update(witness_row(witness_frame(frame, (centre.x, centre.y), found)))
+        try:
+            row.update(witness_row(witness_frame(frame, (centre.x, centre.y), found)))
+        except Exception as exc:  # a failed measurement must not cost the frame its verdict
+            row["error"] = f"witnesses failed ({type(exc).__name__}: {exc}); the verdict is " \
+                           "the network's alone"
         t["t_witness_ms"] = (time.perf_counter() - mark) * 1e3
     row.update(t)
     return row, norm.image, (float(image_centre[0]), float(image_centre[1]))

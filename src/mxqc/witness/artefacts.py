@@ -111,8 +111,8 @@ def _block_sums(zeroed, valid, axis) -> tuple[np.ndarray, np.ndarray]:
     n_blocks = zeroed.shape[axis] // BLOCK
     if axis == 0:
         def pieces(a):
-            return a[:n_blocks * BLOCK].reshape(n_blocks, BLOCK, -1).sum(axis=1,
-                                                                          dtype=np.float64)
+            return a[:n_blocks * BLOCK].reshape(n_blocks, BLOCK, a.shape[1]).sum(
+                axis=1, dtype=np.float64)
     else:
         def pieces(a):
             return a[:, :n_blocks * BLOCK].reshape(a.shape[0], n_blocks, BLOCK).sum(
