@@ -140,12 +140,12 @@ def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Refle
             settings["epochs"] = (12,) * len(settings["sizes"])
         try:
             config = TrainConfig(**settings, threshold_beta=beta, seed=seed, device=device)
-        except ValueError as exc:
+            where = resolve_device(config.device)
+        except (ValueError, MxqcError) as exc:
             raise typer.BadParameter(str(exc)) from None
         console.print(f"training {config.arch} on {config.representation} views "
                       f"({config.pooling} pooling), sizes "
-                      f"{config.sizes}, batch {config.batch_size}, on "
-                      f"{resolve_device(config.device)}")
+                      f"{config.sizes}, batch {config.batch_size}, on {where}")
         with open(log_path, "w") as log:
             def progress(event):
                 log.write(json.dumps(event) + "\n")

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from mxqc.console import console, err_console
+from mxqc.errors import MxqcError
 
 DEFAULT_DB = "mxqc-watch.sqlite"
 
@@ -34,6 +35,7 @@ def watch(dirs: Annotated[list[str], typer.Argument(help="Directories to follow.
     from mxqc.watch import Watcher, WatchOptions, connect
 
     _logging(verbose)
+    _check_model(model)
     watcher = Watcher(dirs, connect(db), scan_options=ScanOptions(model_path=model,
                                                                   heatmaps=False),
                       options=WatchOptions(settle_s=settle, rescan_s=rescan))
@@ -71,6 +73,7 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "
                                  " --insecure to override", param_hint="--host")
     if watch_dirs and not db:
         db = DEFAULT_DB
+    _check_model(model)
     settings = ServeSettings(model_path=model, db_url=db, api_key=api_key,
                              max_upload_bytes=int(max_upload_mb * 1024 * 1024),
                              timeout_s=timeout, workers=workers)
@@ -89,6 +92,18 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "
     finally:
         if watcher:
             watcher.stop()
+
+
+def _check_model(model: str | None) -> None:
+    """A bad model file is one line and exit 1 before anything starts (not a traceback
+    from the server's start-up)."""
+    from mxqc.learn import load_model
+
+    try:
+        load_model(model)
+    except MxqcError as exc:
+        err_console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(code=1) from None
 
 
 def register(app: typer.Typer) -> None:

@@ -28,3 +28,7 @@ class CentreError(MxqcError):
 
 class FusionError(MxqcError):
     """A scan that cannot fit or test a fusion of the CNN with the witnesses."""
+
+
+class DeviceError(MxqcError):
+    """A compute device that was asked for cannot be used here (no GPU, unknown name)."""

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -180,3 +181,20 @@ def test_heatmaps_go_to_the_sampled_flagged_frames_and_name_only_their_classes(
             named = {h.split("=")[0] for h in row.get("heatmaps", "").split(";") if h}
             explained = row["n_anomalies"] and in_sample(row, rate)
             assert named == ({c for c in CLASSES if row[c]} if explained else set())
+
+
+def test_a_gpu_asked_for_where_there_is_none_is_one_line_and_exit_1(tmp_path):
+    import torch
+
+    from mxqc.cli import app
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    frame = tmp_path / "f.npy"
+    np.save(frame, np.ones((64, 64), np.float32))
+    for device, said in (("cuda", "torch sees no GPU here"),
+                         ("gpu", "not a device torch knows")):
+        result = CliRunner().invoke(app, ["scan", str(frame), "--out", str(tmp_path / device),
+                                          "--device", device])
+        assert result.exit_code == 1 and said in result.output
+        assert "Traceback" not in result.output

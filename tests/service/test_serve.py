@@ -76,3 +76,16 @@ def test_api_key_is_required_when_set(smoke_model_path, frames_dir, tmp_path):
                             headers={"X-API-Key": "s3cret"})
         assert ok.status_code == 200
         assert keyed.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("command", ["serve", "watch"])
+def test_a_bad_model_file_is_one_line_and_exit_1_before_anything_starts(command, tmp_path):
+    from typer.testing import CliRunner
+
+    from mxqc.cli import app
+
+    args = [command, *([str(tmp_path)] if command == "watch" else []),
+            "--model", str(tmp_path / "missing.safetensors")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "no such model file" in result.output
+    assert "Traceback" not in result.output

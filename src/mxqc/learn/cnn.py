@@ -9,7 +9,7 @@ from torch import nn
 from torchvision import models
 
 from mxqc.classes import N_CLASSES
-from mxqc.errors import MxqcError
+from mxqc.errors import DeviceError, MxqcError
 
 ARCHITECTURES = ("resnet18", "resnet34", "resnet50")
 
@@ -86,10 +86,21 @@ def load_pretrained(net: nn.Module, path) -> None:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` → CUDA when torch sees a GPU, else the CPU; anything else as torch names it."""
+    """``auto`` → CUDA when torch sees a GPU, else the CPU; anything else as torch names it.
+
+    Raises DeviceError for a device name torch does not know or a GPU it cannot use."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise DeviceError(f"{name!r} is not a device torch knows (cpu, cuda, cuda:N or "
+                          "auto)") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"{name}: torch sees no GPU here; use --device cpu or auto")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise DeviceError(f"{name}: torch sees {torch.cuda.device_count()} GPU(s)")
+    return device
 
 
 def dihedral(x: torch.Tensor, t: int) -> torch.Tensor:
