@@ -81,7 +81,7 @@ def info(paths: Paths, as_json: AsJson = False):
     if as_json:
         console.print_json(json.dumps({"files": rows, "failures": failures}))
     else:
-        table = _file_table(rows, "format", "frames", "shape", "gaps", "beam x", "beam y",
+        table = _file_table(rows, "format", "frames", "rows×columns", "gaps", "beam x", "beam y",
                             "pixel mm", "dist mm", "λ Å")
         for r in rows:
             table.add_row(os.path.basename(r["path"]), r["format"], str(r["frames"]),
