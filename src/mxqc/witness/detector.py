@@ -138,8 +138,8 @@ def measure_response(binned, quiet: np.ndarray, expected: np.ndarray, centre,
     single chip, a gap-free simulated square), steps are looked for along every line."""
     size = max(1, CELL_PX // binned.k)
     use = quiet & np.isfinite(expected)
-    counts = _cell_sums(np.where(use, binned.counts, 0), size)
-    model = _cell_sums(np.where(use, expected, 0), size)
+    counts = cell_sums(np.where(use, binned.counts, 0), size)
+    model = cell_sums(np.where(use, expected, 0), size)
     cell = size * binned.k
     yy, xx = np.mgrid[:counts.shape[0], :counts.shape[1]]
     clear = np.hypot((xx + 0.5) * cell - centre[0], (yy + 0.5) * cell - centre[1]) > BEAM_CLEAR
@@ -158,7 +158,8 @@ def measure_response(binned, quiet: np.ndarray, expected: np.ndarray, centre,
         step_to=int(step[4] * cell), gradient=round(grad, 3), gradient_axis=grad_axis)
 
 
-def _cell_sums(a: np.ndarray, size: int) -> np.ndarray:
+def cell_sums(a: np.ndarray, size: int) -> np.ndarray:
+    """Sums over size×size cells (the frame's last partial cells dropped), in float64."""
     h, w = a.shape[0] // size * size, a.shape[1] // size * size
     return a[:h, :w].reshape(h // size, size, w // size, size).sum(axis=(1, 3),
                                                                      dtype=np.float64)
@@ -185,7 +186,7 @@ def _modules(layout, counts, model, dead, size) -> _Modules:
         return _Modules(False)
     cell_rows, cell_cols = _cell_bands(rows, size, counts.shape[0]), _cell_bands(
         cols, size, counts.shape[1])
-    log_ratio = _detrended(counts, model)
+    log_ratio = detrended_log_ratio(counts, model)
     pairs, logs = [], []
     for a, b, value in (*_edges(log_ratio, cell_rows, cell_cols, n_cols, 1),
                         *_edges(log_ratio.T, cell_cols, cell_rows, n_rows, n_cols)):
@@ -233,7 +234,7 @@ def _cell_bands(bands: np.ndarray, size: int, n_cells: int) -> np.ndarray:
     return np.where((per_cell == per_cell[:, :1]).all(axis=1), per_cell[:, 0], -1)
 
 
-def _detrended(counts, model) -> np.ndarray:
+def detrended_log_ratio(counts, model) -> np.ndarray:
     """Log of each cell's counts over the isotropic model, less a quadratic surface fitted
     to it (NaN where the cell expects too little): a smooth background the model misses
     (air scatter, a halo, a goniometer's shade) changes across a module gap as it does

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mxqc.witness.detector import CELL_PX, MIN_MODULE_EXPECTED, _cell_sums, _detrended
+from mxqc.witness.detector import CELL_PX, MIN_MODULE_EXPECTED, cell_sums, detrended_log_ratio
 
 CLIP = 1.0  # a cell's |log ratio| is clipped here (shadows and gaps are not texture)
 
@@ -17,9 +17,9 @@ def texture(binned, quiet: np.ndarray, expected: np.ndarray, gain: float = 1.0) 
     pixels beyond what counting noise explains (0 when it explains it all)."""
     size = max(1, CELL_PX // binned.k)
     use = quiet & np.isfinite(expected)
-    counts = _cell_sums(np.where(use, binned.counts, 0), size)
-    model = _cell_sums(np.where(use, expected, 0), size)
-    residual = _detrended(counts, model)
+    counts = cell_sums(np.where(use, binned.counts, 0), size)
+    model = cell_sums(np.where(use, expected, 0), size)
+    residual = detrended_log_ratio(counts, model)
     ok = np.isfinite(residual) & (model >= MIN_MODULE_EXPECTED)
     if ok.sum() < 12:
         return 0.0
