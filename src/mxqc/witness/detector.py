@@ -1,5 +1,7 @@
-"""The detector's module layout, found from the frame itself: gap lines (rows and columns
-that are almost all invalid), or on a gap-free CCD the zero-count seams between its tiles.
+"""The detector's response, measured on the frame itself: its module layout (gap lines,
+rows and columns that are almost all invalid, or on a gap-free CCD the zero-count seams
+between its tiles), each module's gain from the steps across the gaps, dead modules, one
+half against the other, gradients, and gain steps on a frame without a layout.
 """
 
 from __future__ import annotations
