@@ -7,11 +7,11 @@ import datetime
 import io
 import json
 import os
-import re
 from collections import defaultdict
 from pathlib import Path
 
 from mxqc.classes import CLASS_DESCRIPTIONS, CLASSES
+from mxqc.scan.sweeps import group_sweeps, sweep_key
 
 MAX_TABLE_ROWS = 2000  # flagged frames first, then a sample; the full table is results.csv
 MAX_THUMBNAILS = 300
@@ -21,17 +21,6 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def _series_key(row) -> tuple[str, str, int]:
-    """(series name, label, position): a multi-frame file is one series; single-frame files
-    named <prefix><number> form a series per folder and prefix."""
-    path = Path(row["file"])
-    stem = path.name.split(".")[0]
-    match = re.match(r"(.*?)(\d+)$", stem)
-    if row["frame"] > 0 or not match:
-        return str(path), path.name, int(row["frame"])
-    return str(path.parent / match.group(1)), match.group(1) + "#", int(match.group(2))
-
-
 def _series_plots(rows) -> list[dict]:
     """Per-class probability along the frame number, one figure per series of ≥ 3 frames."""
     from matplotlib.figure import Figure
@@ -39,7 +28,7 @@ def _series_plots(rows) -> list[dict]:
     series = defaultdict(list)
     for row in rows:
         if row["status"] == "ok":
-            key, label, position = _series_key(row)
+            key, label, position = sweep_key(row)
             series[(key, label)].append((position, row))
     plots = []
     for (key, label), members in sorted(series.items()):
@@ -111,7 +100,8 @@ def write_report(out_dir) -> Path:
         classes=CLASSES, descriptions=CLASS_DESCRIPTIONS, table=table,
         table_note=(f"{len(shown)} of {len(ok)} frames shown (every flagged frame first, then "
                     "a sample); results.csv has them all") if len(shown) < len(ok) else "",
-        plots=_series_plots(rows), created=datetime.datetime.now().isoformat(timespec="seconds"),
+        plots=_series_plots(rows), sweeps=group_sweeps(rows),
+        created=datetime.datetime.now().isoformat(timespec="seconds"),
         directory=str(out.resolve()))
     path = out / "report.html"
     tmp = out / f".report.html.tmp{os.getpid()}"

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from mxqc.classes import CLASSES
+from mxqc.scan.sweeps import write_sweeps
 from mxqc.witness import SPOT_COLUMNS, feature_columns
 
 JOURNAL = "results.jsonl"
@@ -87,7 +88,8 @@ def table(rows):
 
 
 def write_tables(out_dir, rows, *, metadata: dict) -> dict[str, Path]:
-    """``results.csv``, ``results.parquet`` (model metadata in the schema) and ``errors.csv``."""
+    """``results.csv``, ``results.parquet`` (model metadata in the schema), ``errors.csv``
+    and ``sweeps.csv`` (what each sweep shows per class)."""
     import csv
 
     import pyarrow as pa
@@ -118,4 +120,5 @@ def write_tables(out_dir, rows, *, metadata: dict) -> dict[str, Path]:
                      "error": [r["error"] for r in errors]}
     written["errors"] = _atomic(out / "errors.csv", lambda p: write_csv(
         p, ("file", "frame", "error"), error_columns))
+    written["sweeps"] = _atomic(out / "sweeps.csv", lambda p: write_sweeps(p, rows))
     return written
