@@ -7,11 +7,10 @@ import datetime
 import io
 import json
 import os
-from collections import defaultdict
 from pathlib import Path
 
 from mxqc.classes import CLASS_DESCRIPTIONS, CLASSES
-from mxqc.scan.sweeps import group_sweeps, sweep_key
+from mxqc.scan.sweeps import group_sweeps
 
 MAX_TABLE_ROWS = 2000  # flagged frames first, then a sample; the full table is results.csv
 MAX_THUMBNAILS = 300
@@ -21,31 +20,24 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def _series_plots(rows) -> list[dict]:
-    """Per-class probability along the frame number, one figure per series of ≥ 3 frames."""
+def _series_plots(sweeps) -> list[dict]:
+    """Per-class probability along the frame number, one figure per sweep of ≥ 3 frames."""
     from matplotlib.figure import Figure
 
-    series = defaultdict(list)
-    for row in rows:
-        if row["status"] == "ok":
-            key, label, position = sweep_key(row)
-            series[(key, label)].append((position, row))
     plots = []
-    for (key, label), members in sorted(series.items()):
-        if len(members) < 3:
+    for sweep in sweeps:
+        if sweep.frames < 3:
             continue
-        members.sort(key=lambda m: m[0])
-        x = [m[0] for m in members]
         fig = Figure(figsize=(10, 2.8), layout="constrained")
         ax = fig.add_subplot()
         for name in CLASSES:
-            ax.plot(x, [m[1][f"p_{name}"] for m in members], label=name, lw=1.2)
+            ax.plot(sweep.numbers, sweep.p[name], label=name, lw=1.2)
         ax.set(xlabel="frame", ylabel="probability", ylim=(-0.02, 1.02),
-               title=f"{label} ({len(members)} frames) — {os.path.dirname(key)}")
+               title=f"{sweep.label} ({sweep.frames} frames) — {os.path.dirname(sweep.name)}")
         ax.legend(fontsize=7, ncol=4, loc="upper right")
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=80)
-        plots.append({"title": label, "image": _data_uri(buf.getvalue())})
+        plots.append({"title": sweep.label, "image": _data_uri(buf.getvalue())})
     return plots
 
 
@@ -75,6 +67,7 @@ def write_report(out_dir) -> Path:
 
     out = Path(out_dir)
     rows, meta = _read_rows(out)
+    sweeps = group_sweeps(rows)
     ok = [r for r in rows if r["status"] == "ok"]
     errors = [r for r in rows if r["status"] == "error"]
     counts = {c: sum(int(r[c] or 0) for r in ok) for c in CLASSES}
@@ -100,7 +93,7 @@ def write_report(out_dir) -> Path:
         classes=CLASSES, descriptions=CLASS_DESCRIPTIONS, table=table,
         table_note=(f"{len(shown)} of {len(ok)} frames shown (every flagged frame first, then "
                     "a sample); results.csv has them all") if len(shown) < len(ok) else "",
-        plots=_series_plots(rows), sweeps=group_sweeps(rows),
+        plots=_series_plots(sweeps), sweeps=sweeps,
         created=datetime.datetime.now().isoformat(timespec="seconds"),
         directory=str(out.resolve()))
     path = out / "report.html"

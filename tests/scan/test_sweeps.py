@@ -4,7 +4,7 @@ import csv
 
 from mxqc.classes import CLASSES
 from mxqc.scan.results import write_tables
-from mxqc.scan.sweeps import frame_ranges, group_sweeps
+from mxqc.scan.sweeps import frame_ranges, group_sweeps, held_flags
 
 
 def _row(file, frame, **flags):
@@ -13,6 +13,14 @@ def _row(file, frame, **flags):
         p = flags.get(c, 0.0)
         row |= {f"p_{c}": p, c: int(p > 0.5), f"evidence_{c}": ""}
     return row
+
+
+def test_one_template_splits_into_sweeps_where_the_geometry_changes():
+    rows = [_row(f"/data/sim_{n:06d}.cbf", 0) | {"distance_mm": 200.0 + 50 * (n // 4)}
+            for n in range(12)]
+    sweeps = group_sweeps(rows)
+    assert [(s.frames, s.first, s.last) for s in sweeps] == [(4, 0, 3), (4, 4, 7), (4, 8, 11)]
+    assert sweeps[1].label == "sim_# (4–7)"
 
 
 def test_frame_ranges():
@@ -41,3 +49,26 @@ def test_sweeps_by_template_and_file_with_the_strongest_frames_evidence(tmp_path
         table = {r["label"]: r for r in csv.DictReader(f)}
     assert table["ice_#"]["ice_ring_frames"] == "10–14"
     assert table["ice_#"]["ice_ring_flagged"] == "5"
+
+
+def test_frames_read_with_their_neighbours_drop_lone_flags_but_keep_changes_and_artefacts():
+    lone_flag = [0, 0, 0, 1, 0, 0, 0, 0]
+    lone_miss = [1, 1, 1, 0, 1, 1, 1, 1]
+    forming = [0] * 6 + [1] * 6  # ice forming from frame 6 on
+    assert held_flags(lone_flag, "ice_ring") == [False] * 8
+    assert held_flags(lone_miss, "ice_ring") == [True] * 8
+    held = held_flags(forming, "ice_ring")
+    assert held.index(True) == 6 and all(held[6:])
+    assert held_flags(lone_flag, "artifact") == [bool(f) for f in lone_flag]  # a shutter band
+
+
+def test_the_sweep_call_reads_frames_with_their_neighbours():
+    rows = [_row(f"/d/x_{n:03d}.cbf", 0, ice_ring=0.9 if n == 4 else 0.1,
+                 artifact=0.9 if n == 4 else 0.0, background_ring=0.9 if n >= 5 else 0.1)
+            for n in range(10)]
+    (sweep,) = group_sweeps(rows)
+    ice, shutter, water = (sweep.classes[c] for c in ("ice_ring", "artifact",
+                                                        "background_ring"))
+    assert ice.flagged == 1 and not ice.call and ice.held == ""
+    assert shutter.call and shutter.held == "4"
+    assert water.call and water.held == "5–9" and water.p_sweep == 0.9

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
+import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +30,41 @@ def sweep_key(row) -> tuple[str, str, int]:
 
 @dataclass(frozen=True)
 class ClassInSweep:
-    """One class over one sweep."""
+    """One class over one sweep.
+
+    ``held`` and ``call`` read each frame with its neighbours for the classes that belong
+    to the sample or the detector and so persist (all but artefacts): a frame holds the
+    class when most frames of the ``NEIGHBOURHOOD`` about it are flagged, so a lone flag
+    among unflagged frames is dropped and a lone miss inside a run filled, while a change
+    part-way (ice forming) keeps its frame. Artefacts come and go per frame: their own flags.
+    """
 
     flagged: int  # frames flagged
     ranges: str  # their frame numbers as ranges ("3–17, 40")
     max_p: float  # the highest probability of any frame
     evidence: str  # the evidence sentence of the flagged frame with the highest probability
+    held: str  # frame ranges that hold the class, read with their neighbours
+    p_sweep: float  # highest running median of the probability (artefacts: highest)
+    call: bool  # the sweep shows the class: some frame holds it
+
+
+NEIGHBOURHOOD = 5  # frames a frame is read with (itself in the middle)
+PER_FRAME = frozenset({"artifact"})  # classes that come and go from frame to frame
+
+
+def held_flags(flags, name: str) -> list[bool]:
+    """Each frame's call read with its neighbours (``ClassInSweep``), in frame order."""
+    if name in PER_FRAME:
+        return [bool(f) for f in flags]
+    half = NEIGHBOURHOOD // 2
+    return [2 * sum(window) > len(window)
+            for window in (flags[max(i - half, 0):i + half + 1] for i in range(len(flags)))]
+
+
+def _running_median(values) -> list[float]:
+    half = NEIGHBOURHOOD // 2
+    return [float(statistics.median(values[max(i - half, 0):i + half + 1]))
+            for i in range(len(values))]
 
 
 @dataclass(frozen=True)
@@ -47,34 +77,62 @@ class Sweep:
     first: int
     last: int
     classes: dict[str, ClassInSweep]
+    numbers: tuple[int, ...]  # the frames' numbers, in order
+    p: dict[str, tuple[float, ...]]  # per class, each frame's probability
 
     def share(self, name: str) -> float:
         return self.classes[name].flagged / self.frames
 
 
 def group_sweeps(rows) -> list[Sweep]:
-    """The sweeps of a scan's analysed rows, in name order."""
+    """The sweeps of a scan's analysed rows, in name order: frames of one template (or one
+    multi-frame file), split where the header's geometry changes (another distance,
+    wavelength or beam centre is another sweep, whatever the file names say)."""
     members = defaultdict(list)
     for row in rows:
         if row["status"] == "ok":
             name, label, number = sweep_key(row)
             members[(name, label)].append((number, row))
-    return [_sweep(name, label, sorted(found, key=lambda m: m[0]))
-            for (name, label), found in sorted(members.items())]
+    sweeps = []
+    for (name, label), found in sorted(members.items()):
+        runs = _split_by_geometry(sorted(found, key=lambda m: m[0]))
+        for run in runs:
+            suffix = f" ({run[0][0]}–{run[-1][0]})" if len(runs) > 1 else ""
+            sweeps.append(_sweep(name + suffix, label + suffix, run))
+    return sweeps
+
+
+GEOMETRY = ("distance_mm", "wavelength_a", "header_beam_x", "header_beam_y")
+
+
+def _split_by_geometry(members):
+    runs = [[members[0]]]
+    for number, row in members[1:]:
+        if any(row.get(k) != runs[-1][-1][1].get(k) for k in GEOMETRY):
+            runs.append([])
+        runs[-1].append((number, row))
+    return runs
 
 
 def _sweep(name, label, members) -> Sweep:
     numbers = [n for n, _ in members]
-    classes = {}
+    classes, p = {}, {}
     for c in CLASSES:
+        flags = [bool(r.get(c)) for _, r in members]
+        p[c] = tuple(float(r[f"p_{c}"]) for _, r in members)
         flagged = [(n, r) for n, r in members if r.get(c)]
         strongest = max(flagged, key=lambda m: m[1][f"p_{c}"], default=(None, {}))[1]
-        classes[c] = ClassInSweep(len(flagged), frame_ranges([n for n, _ in flagged]),
-                                  max(r[f"p_{c}"] for _, r in members),
-                                  strongest.get(f"evidence_{c}") or "")
+        held = held_flags(flags, c)
+        smooth = list(p[c]) if c in PER_FRAME else _running_median(p[c])
+        classes[c] = ClassInSweep(
+            len(flagged), frame_ranges([n for n, _ in flagged]), max(p[c]),
+            strongest.get(f"evidence_{c}") or "",
+            frame_ranges([n for n, h in zip(numbers, held, strict=True) if h]),
+            max(smooth), any(held))
     if len(members) == 1:  # a frame alone is named by its file
         label = Path(members[0][1]["file"]).name
-    return Sweep(name, label, len(members), numbers[0], numbers[-1], classes)
+    return Sweep(name, label, len(members), numbers[0], numbers[-1], classes,
+                 tuple(numbers), p)
 
 
 def frame_ranges(numbers) -> str:
@@ -94,10 +152,12 @@ def frame_ranges(numbers) -> str:
 
 def write_sweeps(path, rows) -> None:
     """``sweeps.csv`` at ``path``: one row per sweep, per class the frames flagged, their
-    ranges, the highest probability and the strongest frame's evidence."""
+    ranges, the highest probability and the strongest frame's evidence, and the sweep's
+    call (``ClassInSweep``)."""
     header = ["sweep", "label", "frames", "first", "last"]
     for c in CLASSES:
-        header += [f"{c}_flagged", f"{c}_frames", f"{c}_max_p", f"{c}_evidence"]
+        header += [c, f"{c}_p_sweep", f"{c}_held", f"{c}_flagged", f"{c}_frames",
+                   f"{c}_max_p", f"{c}_evidence"]
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
@@ -105,5 +165,6 @@ def write_sweeps(path, rows) -> None:
             line = [s.name, s.label, s.frames, s.first, s.last]
             for c in CLASSES:
                 k = s.classes[c]
-                line += [k.flagged, k.ranges, round(k.max_p, 4), k.evidence]
+                line += [int(k.call), round(k.p_sweep, 4), k.held, k.flagged, k.ranges,
+                         round(k.max_p, 4), k.evidence]
             writer.writerow(line)
