@@ -43,6 +43,8 @@ def test_info_reports_every_file_and_fails_on_the_bad_one(run_dir):
     assert by_name["a_0001.cbf"]["shape"] == [600, 560]
     assert by_name["a_0001.cbf"]["beam_x"] == 300.0
     assert by_name["a_0001.cbf"]["header_fields"]["beam_x"].startswith("Beam_xy")
+    assert by_name["a_0001.cbf"]["sweep"] == by_name["a_0002.cbf.gz"]["sweep"] == "a_#"
+    assert by_name["b_master.h5"]["sweep"] == "b_master.h5"  # a multi-frame file alone
     assert [f["path"].split("/")[-1] for f in report["failures"]] == ["broken_0003.cbf"]
     assert "truncated" in report["failures"][0]["error"]
 

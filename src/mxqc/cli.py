@@ -78,19 +78,34 @@ def info(paths: Paths, as_json: AsJson = False):
                          "header_fields": dict(g.fields)})
         except MxqcError as exc:
             _fail(path, exc, failures)
+    _name_sweeps(rows)
     if as_json:
         console.print_json(json.dumps({"files": rows, "failures": failures}))
     else:
-        table = _file_table(rows, "format", "frames", "rows×columns", "gaps", "beam x", "beam y",
-                            "pixel mm", "dist mm", "λ Å")
+        table = _file_table(rows, "sweep", "format", "frames", "rows×columns", "gaps", "beam x",
+                            "beam y", "pixel mm", "dist mm", "λ Å")
         for r in rows:
-            table.add_row(os.path.basename(r["path"]), r["format"], str(r["frames"]),
+            table.add_row(os.path.basename(r["path"]), r["sweep"], r["format"], str(r["frames"]),
                           "×".join(map(str, r["shape"])), f"{100 * r['gap_fraction']:.1f}%",
                           *(("—" if r[k] is None else str(r[k])) for k in ("beam_x", "beam_y")),
                           *(str(r[k] if r[k] is not None else "—")
                             for k in ("pixel_size_mm", "distance_mm", "wavelength_a")))
         console.print(table)
     _finish(failures)
+
+
+def _name_sweeps(rows) -> None:
+    """Each file's sweep (``mxqc.scan.sweeps``: name template and header geometry)."""
+    from mxqc.scan.sweeps import sweep_members
+
+    keyed = [{"file": r["path"], "frame": 0, "distance_mm": r["distance_mm"],
+              "wavelength_a": r["wavelength_a"], "header_beam_x": r["beam_x"],
+              "header_beam_y": r["beam_y"], "row": r} for r in rows]
+    for _, label, run in sweep_members(keyed):
+        for _, entry in run:
+            row = entry["row"]
+            alone = os.path.basename(row["path"]) if row["frames"] > 1 else "—"
+            row["sweep"] = label if len(run) > 1 else alone
 
 
 @app.command()

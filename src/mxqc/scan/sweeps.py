@@ -84,22 +84,28 @@ class Sweep:
         return self.classes[name].flagged / self.frames
 
 
-def group_sweeps(rows) -> list[Sweep]:
-    """The sweeps of a scan's analysed rows, in name order: frames of one template (or one
-    multi-frame file), split where the header's geometry changes (another distance,
-    wavelength or beam centre is another sweep, whatever the file names say)."""
+def sweep_members(rows) -> list[tuple[str, str, list[tuple[int, dict]]]]:
+    """(name, label, [(frame number, row), ...]) per sweep, in name order: frames of one
+    template (or one multi-frame file), split where the header's geometry changes (another
+    distance, wavelength or beam centre is another sweep, whatever the file names say).
+    Rows need ``file``, ``frame`` and the ``GEOMETRY`` keys they have."""
     members = defaultdict(list)
     for row in rows:
-        if row["status"] == "ok":
-            name, label, number = sweep_key(row)
-            members[(name, label)].append((number, row))
+        name, label, number = sweep_key(row)
+        members[(name, label)].append((number, row))
     sweeps = []
     for (name, label), found in sorted(members.items()):
         runs = _split_by_geometry(sorted(found, key=lambda m: m[0]))
         for run in runs:
             suffix = f" ({run[0][0]}–{run[-1][0]})" if len(runs) > 1 else ""
-            sweeps.append(_sweep(name + suffix, label + suffix, run))
+            sweeps.append((name + suffix, label + suffix, run))
     return sweeps
+
+
+def group_sweeps(rows) -> list[Sweep]:
+    """The sweeps of a scan's analysed rows (``sweep_members``) and what each shows."""
+    return [_sweep(name, label, run) for name, label, run in
+            sweep_members(r for r in rows if r["status"] == "ok")]
 
 
 GEOMETRY = ("distance_mm", "wavelength_a", "header_beam_x", "header_beam_y")
