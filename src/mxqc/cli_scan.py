@@ -117,6 +117,7 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
     for name, count in summary.per_class.items():
         table.add_row(name, str(count), f"{count / ok:.0%}")
     console.print(table)
+    _print_sweeps(out)
     rate = summary.analysed / summary.seconds if summary.seconds else 0
     console.print(f"analysed {summary.analysed} frames in {summary.seconds:.1f} s "
                   f"({rate:.1f} frames/s); {summary.skipped} already done")
@@ -130,6 +131,22 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
     if summary.failures:
         _print_failures(summary.tables["errors"], summary.failures)
         raise typer.Exit(code=1)
+
+
+def _print_sweeps(out, shown: int = 10) -> None:
+    """One line per sweep: what it shows and on which frames (read with neighbours)."""
+    from mxqc.scan.results import Journal
+    from mxqc.scan.sweeps import group_sweeps
+
+    sweeps = group_sweeps(Journal(out).rows())
+    for sweep in sweeps[:shown]:
+        shows = [c.replace("_", " ") + (f" ({k.held})" if sweep.frames > 1 else "")
+                 for c, k in sweep.classes.items() if k.call]
+        console.print(f"[bold]{sweep.label}[/bold] ({sweep.frames} frame"
+                      f"{'s' if sweep.frames != 1 else ''}): "
+                      + (", ".join(shows) if shows else "nothing"))
+    if len(sweeps) > shown:
+        console.print(f"… {len(sweeps) - shown} more sweeps in sweeps.csv")
 
 
 def _print_failures(errors_csv, count: int, shown: int = 5) -> None:

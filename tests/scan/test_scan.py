@@ -114,6 +114,10 @@ def test_report_renders_with_the_frames(beamline_dir, tmp_path, smoke_model_path
         assert name in html
     assert html.count("data:image/png;base64,") >= 3  # thumbnails embedded: opens from disk
     assert "src=\"images/" not in html
+    # each simulated frame has its own geometry: a sweep of its own, said first
+    assert html.index("<h2>Sweeps</h2>") < html.index("<h2>Summary</h2>")
+    assert "sim_1_000000.cbf (1 frame): " in result.output
+    assert (out / "sweeps.csv").read_text().count("\n") == 1 + 3
 
 
 def test_test_time_views_are_checked_and_recorded(beamline_dir, tmp_path, smoke_model_path):
