@@ -87,6 +87,12 @@ def test_backlog_alerts_and_the_api_reading_the_database(tmp_path, smoke_model_p
         assert len(datasets) == 1 and datasets[0]["frames"] == 7
         summary = client.get(f"/v1/datasets/{datasets[0]['id']}").json()
         assert summary["alerts"] and "ice ring" in summary["alerts"][0]["message"]
+        # each simulated frame has its own geometry; the late copy repeats one frame's
+        sweeps = summary["sweeps"]
+        assert sum(s["frames"] for s in sweeps) == 7 and len(sweeps) >= 6
+        for s in sweeps:
+            assert all(set(k) >= {"shows", "p_sweep", "held", "evidence"}
+                       for k in s["classes"].values())
         frames = client.get("/v1/frames", params={"limit": 3}).json()
         assert len(frames) == 3
         one = client.get(f"/v1/frames/{frames[0]['id']}").json()

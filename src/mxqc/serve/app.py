@@ -32,8 +32,10 @@ from mxqc.classes import CLASSES
 from mxqc.errors import FrameReadError
 from mxqc.io.registry import detect_reader
 from mxqc.scan.analyse import ScanOptions, analyse_units, model_for
+from mxqc.scan.sweeps import group_sweeps
 
 DEFAULT_MAX_UPLOAD = 128 * 1024 * 1024  # an Eiger 16M frame as 32-bit integers is 72 MB
+SWEEP_FRAMES = 20_000  # a dataset's sweeps are read from its latest frames, at most these
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -236,9 +238,13 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
                 raise HTTPException(404, f"no dataset {dataset_id}")
             alerts = conn.execute(select(db.alerts).where(db.alerts.c.dataset_id == dataset_id)
                                   .order_by(db.alerts.c.id.desc()).limit(20)).all()
+            latest = conn.execute(select(db.frames.c.row).where(
+                db.frames.c.dataset_id == dataset_id).order_by(db.frames.c.id.desc())
+                .limit(SWEEP_FRAMES)).scalars()
             return {"id": found.id, "path": found.path,
                     "all": db.class_rates(conn, dataset_id),
                     "recent": db.class_rates(conn, dataset_id, window),
+                    "sweeps": [_sweep_json(s) for s in group_sweeps(map(json.loads, latest))],
                     "alerts": [{"class": a.class_name, "rate": a.rate, "message": a.message,
                                 "created": a.created} for a in alerts]}
 
@@ -316,6 +322,16 @@ def _db_frame(record) -> dict:
             "centre": {"x": r["centre_x"], "y": r["centre_y"], "method": r["centre_method"]},
             "rings": r["rings"], "model": r["model"], "created": r["created"],
             "file": row.get("file"), "evidence": _evidence(row)}
+
+
+def _sweep_json(sweep) -> dict:
+    """A sweep's verdict (``mxqc.scan.sweeps``) as the API gives it."""
+    return {"sweep": sweep.label, "frames": sweep.frames, "first": sweep.first,
+            "last": sweep.last,
+            "classes": {c: {"shows": k.call, "p_sweep": round(k.p_sweep, 4),
+                            "held": k.held, "flagged": k.flagged, "frames": k.ranges,
+                            "evidence": k.evidence}
+                        for c, k in sweep.classes.items() if k.call or k.flagged}}
 
 
 def _evidence(row: dict) -> dict[str, str]:
