@@ -17,7 +17,7 @@ import csv
 import tempfile
 from pathlib import Path
 
-import numpy as np
+from sklearn.metrics import f1_score
 
 from mxqc.classes import CLASSES
 from mxqc.scan import ScanOptions, scan
@@ -27,9 +27,7 @@ from mxqc.simulate.export import write_simulated
 
 
 def f1(truth, pred) -> float:
-    truth, pred = np.asarray(truth, bool), np.asarray(pred, bool)
-    tp, fp, fn = (truth & pred).sum(), (~truth & pred).sum(), (truth & ~pred).sum()
-    return 2 * tp / max(2 * tp + fp + fn, 1)
+    return f1_score(truth, pred, zero_division=0)
 
 
 def main():

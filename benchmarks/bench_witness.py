@@ -27,7 +27,7 @@ from mxqc.scan.rings import analyse_rings
 from mxqc.witness import witness_frame
 from mxqc.witness.artefacts import measure_artefacts
 from mxqc.witness.background import Binned, isotropic_background
-from mxqc.witness.detector import measure_response, module_bands
+from mxqc.witness.detector import Cells, measure_response, module_bands
 from mxqc.witness.diffuse import texture
 from mxqc.witness.spots import measure_spots, signal_pixels
 
@@ -62,18 +62,19 @@ def stages(frame, centre):
     lap("binning")
     signal, gain = signal_pixels(counts, valid)
     lap("spot threshold")
-    spots, spot_bins = measure_spots(frame, binned, signal, gain, centre)
+    spots, spot_bins = measure_spots(frame, binned, counts, valid, signal, gain, centre)
     lap("spot measurement")
     quiet = valid & ~signal
     expected = isotropic_background(binned, quiet, centre)
     lap("isotropic background")
     layout = module_bands(binned.counts)
-    measure_response(binned, quiet, expected, centre, gain, layout)
+    cells = Cells.of(binned, quiet, expected)
+    measure_response(binned, cells, centre, gain, layout)
     lap("module gains, steps")
     measure_artefacts(binned, spot_bins, expected, frame.pixels, spots.n_hot_pixels, gain,
                       layout)
     lap("lines, bands")
-    texture(binned, quiet, expected, gain)
+    texture(cells, gain)
     lap("texture")
     del rings
     return t

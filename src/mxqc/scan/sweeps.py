@@ -80,9 +80,6 @@ class Sweep:
     numbers: tuple[int, ...]  # the frames' numbers, in order
     p: dict[str, tuple[float, ...]]  # per class, each frame's probability
 
-    def share(self, name: str) -> float:
-        return self.classes[name].flagged / self.frames
-
 
 def sweep_members(rows) -> list[tuple[str, str, list[tuple[int, dict]]]]:
     """(name, label, [(frame number, row), ...]) per sweep, in name order: frames of one

@@ -16,7 +16,7 @@ from mxqc.classes import CLASSES
 from mxqc.frame import Frame
 from mxqc.witness.artefacts import ArtefactFinding, measure_artefacts
 from mxqc.witness.background import Binned, isotropic_background
-from mxqc.witness.detector import ResponseFinding, measure_response, module_bands
+from mxqc.witness.detector import Cells, ResponseFinding, measure_response, module_bands
 from mxqc.witness.diffuse import texture
 from mxqc.witness.spots import SpotFinding, measure_spots, signal_pixels
 
@@ -52,9 +52,6 @@ class Evidence:
     features: tuple[tuple[str, float], ...]
     sentence: str = ""
 
-    def vector(self) -> np.ndarray:
-        return np.array([v for _, v in self.features], np.float64)
-
 
 @dataclass(frozen=True, eq=False)
 class Witnessed:
@@ -74,14 +71,15 @@ def witness_frame(frame: Frame, centre, rings=None) -> Witnessed:
     valid = np.isfinite(binned.counts)
     counts = np.where(valid, binned.counts, np.float32(0))
     signal, gain = signal_pixels(counts, valid)
-    spots, spot_bins = measure_spots(frame, binned, signal, gain, centre)
+    spots, spot_bins = measure_spots(frame, binned, counts, valid, signal, gain, centre)
     quiet = valid & ~signal
     expected = isotropic_background(binned, quiet, centre)
     layout = module_bands(binned.counts)
-    response = measure_response(binned, quiet, expected, centre, gain, layout)
+    cells = Cells.of(binned, quiet, expected)
+    response = measure_response(binned, cells, centre, gain, layout)
     artefacts = measure_artefacts(binned, spot_bins, expected, frame.pixels,
                                   spots.n_hot_pixels, gain, layout)
-    spread = texture(binned, quiet, expected, gain)
+    spread = texture(cells, gain)
     evidence = {**_ring_evidence(rings), **_spot_evidence(spots),
                 "artifact": _artefact_evidence(artefacts),
                 "non_uniform_detector": _response_evidence(response),

@@ -128,20 +128,36 @@ class ResponseFinding:
         return "; ".join(parts)
 
 
-def measure_response(binned, quiet: np.ndarray, expected: np.ndarray, centre,
-                     gain: float = 1.0, layout=None) -> ResponseFinding:
+@dataclass(frozen=True, eq=False)
+class Cells:
+    """A frame's spot-free counts and its isotropic model's counts, summed over cells of
+    ``CELL_PX`` raw pixels (``size`` bins): what gains and texture are measured on."""
+
+    counts: np.ndarray
+    model: np.ndarray
+    size: int
+
+    @classmethod
+    def of(cls, binned, quiet: np.ndarray, expected: np.ndarray) -> Cells:
+        """Cells of ``binned`` (witness.background.Binned) over its spot-free ``quiet``
+        bins, whose ``expected`` counts the isotropic background gives."""
+        size = max(1, CELL_PX // binned.k)
+        use = quiet & np.isfinite(expected)
+        return cls(cell_sums(np.where(use, binned.counts, 0), size),
+                   cell_sums(np.where(use, expected, 0), size), size)
+
+
+def measure_response(binned, cells: Cells, centre, gain: float = 1.0,
+                     layout=None) -> ResponseFinding:
     """Module gains, gain steps and gradients of a frame: ``binned`` (witness.background
-    .Binned), its spot-free bins and their ``expected`` counts on a uniform detector,
-    the beam ``centre`` (raw x, y); ``gain`` counts per photon scales the counting noise;
-    ``layout``: ``module_bands`` of the binned counts, where the caller has it.
+    .Binned), its ``cells``, the beam ``centre`` (raw x, y); ``gain`` counts per photon
+    scales the counting noise; ``layout``: ``module_bands`` of the binned counts, where
+    the caller has it.
 
     Cells near the beam (the beam stop and its halo) and shadowed cells say nothing of
     gains. With a module layout, gains are measured across the gaps; without one (a
     single chip, a gap-free simulated square), steps are looked for along every line."""
-    size = max(1, CELL_PX // binned.k)
-    use = quiet & np.isfinite(expected)
-    counts = cell_sums(np.where(use, binned.counts, 0), size)
-    model = cell_sums(np.where(use, expected, 0), size)
+    counts, model, size = cells.counts, cells.model, cells.size
     cell = size * binned.k
     yy, xx = np.mgrid[:counts.shape[0], :counts.shape[1]]
     clear = np.hypot((xx + 0.5) * cell - centre[0], (yy + 0.5) * cell - centre[1]) > BEAM_CLEAR

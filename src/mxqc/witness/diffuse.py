@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from mxqc.witness.detector import CELL_PX, MIN_MODULE_EXPECTED, cell_sums, detrended_log_ratio
+from mxqc.witness.detector import MIN_MODULE_EXPECTED, Cells, detrended_log_ratio
 
 CLIP = 1.0  # a cell's |log ratio| is clipped here (shadows and gaps are not texture)
 
 
-def texture(binned, quiet: np.ndarray, expected: np.ndarray, gain: float = 1.0) -> float:
-    """The r.m.s. relative spread of the spot-free background on cells of CELL_PX raw
-    pixels beyond what counting noise explains (0 when it explains it all)."""
-    size = max(1, CELL_PX // binned.k)
-    use = quiet & np.isfinite(expected)
-    counts = cell_sums(np.where(use, binned.counts, 0), size)
-    model = cell_sums(np.where(use, expected, 0), size)
+def texture(cells: Cells, gain: float = 1.0) -> float:
+    """The r.m.s. relative spread of the spot-free background over the frame's ``cells``
+    beyond what counting noise explains (0 when it explains it all)."""
+    counts, model = cells.counts, cells.model
     residual = detrended_log_ratio(counts, model)
     ok = np.isfinite(residual) & (model >= MIN_MODULE_EXPECTED)
     if ok.sum() < 12:

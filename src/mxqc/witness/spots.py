@@ -121,16 +121,16 @@ def find_spots(frame: Frame, centre=None) -> SpotFinding:
     valid = np.isfinite(binned.counts)
     counts = np.where(valid, binned.counts, np.float32(0))
     signal, gain = signal_pixels(counts, valid)
-    return measure_spots(frame, binned, signal, gain, centre)[0]
+    return measure_spots(frame, binned, counts, valid, signal, gain, centre)[0]
 
 
-def measure_spots(frame: Frame, binned: Binned, signal: np.ndarray, gain: float,
-                  centre=None) -> tuple[SpotFinding, np.ndarray]:
-    """The candidates of a ``signal`` mask (``signal_pixels`` on ``binned``) measured, and
-    the mask of the bins that belong to spots, hot pixels or zingers (what a line or a
-    band must not be judged by; larger candidates such as bright lines are not in it)."""
-    valid = np.isfinite(binned.counts)
-    counts = np.where(valid, binned.counts, np.float32(0))
+def measure_spots(frame: Frame, binned: Binned, counts: np.ndarray, valid: np.ndarray,
+                  signal: np.ndarray, gain: float, centre=None
+                  ) -> tuple[SpotFinding, np.ndarray]:
+    """The candidates of a ``signal`` mask (``signal_pixels`` on the ``binned`` frame's
+    ``counts``, 0 where not ``valid``) measured, and the mask of the bins that belong to
+    spots, hot pixels or zingers (what a line or a band must not be judged by; larger
+    candidates such as bright lines are not in it)."""
     quiet = valid & ~signal
     with np.errstate(divide="ignore", invalid="ignore"):
         local = _box_sum(np.where(quiet, counts, np.float32(0))) / _box_sum(
