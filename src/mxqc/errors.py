@@ -1,5 +1,7 @@
 """Exceptions raised by mxqc library code; only the drivers turn them into exit codes."""
 
+import inspect
+
 
 class MxqcError(Exception):
     """Base class of every error mxqc raises on purpose."""
@@ -32,3 +34,15 @@ class FusionError(MxqcError):
 
 class DeviceError(MxqcError):
     """A compute device that was asked for cannot be used here (no GPU, unknown name)."""
+
+
+def describe_exception(exc: BaseException) -> str:
+    """A library's exception in words: where it was raised and what it said, e.g.
+    "in fabio.cbfimage (AssertionError, no message)"."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    module = inspect.getmodule(tb.tb_frame) if tb is not None else None
+    where = f"in {module.__name__} " if module is not None else ""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else "no message"
+    return f"{where}({type(exc).__name__}: {text})"

@@ -94,6 +94,8 @@ class Frame:
     normalised : bool
         True for frames that are already 8-bit RefleX images (PNG); normalisation then only
         resizes.
+    warnings : tuple of str
+        What the reader set aside (e.g. an unphysical header value treated as missing).
     """
 
     pixels: np.ndarray
@@ -101,6 +103,7 @@ class Frame:
     source: FrameSource = field(default_factory=lambda: FrameSource(path=""))
     header: dict = field(default_factory=dict)
     normalised: bool = False
+    warnings: tuple[str, ...] = ()
 
     @property
     def shape(self) -> tuple[int, int]:

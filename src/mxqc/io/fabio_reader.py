@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import re
 
 import fabio
 import numpy as np
+from fabio import openimage
 
-from mxqc.errors import FrameReadError
+from mxqc.errors import FrameReadError, describe_exception
 from mxqc.frame import Frame, FrameSource
-from mxqc.io import geometry
-from mxqc.io.registry import Reader, open_maybe_compressed, register
+from mxqc.io import geometry, integrity
+from mxqc.io.registry import Reader, open_maybe_compressed, read_head, register
 
-_CBF_BINARY_START = b"\x0c\x1a\x04\xd5"
 _FABIO_EXTENSIONS = (".tif", ".tiff", ".edf", ".mccd", ".mar2300", ".mar3450", ".sfrm",
                      ".gfrm", ".kcd", ".pnm", ".mar", ".xsd", ".raw", ".spe", ".esperanto")
 
@@ -41,23 +43,12 @@ def _to_float_pixels(data: np.ndarray, overload: float | None) -> np.ndarray:
     return pixels
 
 
-def _check_cbf(path: str, raw: bytes) -> None:
-    """fabio can hang or fail obscurely on a truncated CBF; check the binary section first."""
-    start = raw.find(_CBF_BINARY_START)
-    size = re.search(rb"X-Binary-Size:\s*(\d+)", raw[: start if start > 0 else None])
-    if start < 0 or size is None:
-        raise FrameReadError(path, "truncated or corrupt CBF: no binary data section")
-    available = len(raw) - start - len(_CBF_BINARY_START)
-    if available < int(size[1]):
-        raise FrameReadError(path, f"truncated CBF: binary section has {available} of "
-                                   f"{int(size[1])} bytes")
-
-
 def _read_cbf(path: str, frames: slice | None):
     raw = _read_bytes(path)
-    _check_cbf(path, raw)
+    integrity.check_cbf(path, raw)
     image = fabio.cbfimage.CbfImage()
-    image.read(io.BytesIO(raw))
+    with _quiet():
+        image.read(io.BytesIO(raw))
     if image.data is None or image.data.ndim != 2 or image.data.size == 0:
         raise FrameReadError(path, "CBF holds no 2-D image")
     contents = str(image.header.get("_array_data.header_contents", ""))
@@ -72,17 +63,11 @@ def _read_smv(path: str, frames: slice | None):
     m = re.search(rb"HEADER_BYTES\s*=\s*(\d+)", raw[:1024])
     header_bytes = int(m[1]) if m else 512
     text = raw[:header_bytes].decode("ascii", "replace")
-    keys = dict(re.findall(r"(\w+)\s*=\s*([^;]*);", text))
-    try:
-        n_fast, n_slow = int(keys["SIZE1"]), int(keys["SIZE2"])
-    except (KeyError, ValueError):
-        raise FrameReadError(path, "SMV header lacks SIZE1/SIZE2") from None
-    itemsize = 4 if "long" in keys.get("TYPE", "") or "int" in keys.get("TYPE", "") else 2
-    need = header_bytes + n_fast * n_slow * itemsize
-    if len(raw) < need:
-        raise FrameReadError(path, f"truncated SMV: {len(raw)} of {need} bytes")
+    keys = {k: v.strip() for k, v in re.findall(r"(\w+)\s*=\s*([^;]*);", text)}
+    integrity.check_smv(path, raw, keys, header_bytes)
     image = fabio.dtrekimage.DtrekImage()
-    image.read(io.BytesIO(raw))
+    with _quiet():
+        image.read(io.BytesIO(raw))
     header = {k: str(v) for k, v in image.header.items()}
     overload = geometry._num(header, "CCD_IMAGE_SATURATION")
     geom = geometry.from_smv(header, image.data.shape)
@@ -91,22 +76,54 @@ def _read_smv(path: str, frames: slice | None):
                     header)
 
 
-def _read_with_fabio(path: str, frames: slice | None):
+_PRECHECKS = {"edf": integrity.check_edf, "tif": integrity.check_tiff}
+
+
+def _open_with_fabio(path: str):
+    """fabio's image for ``path``, after the checks fabio's reader of that format lacks."""
+    kind = fabio_format(read_head(path, 18), _strip_name(os.path.basename(path)))
+    if kind in _PRECHECKS:
+        _PRECHECKS[kind](path, _read_bytes(path))
     try:
-        image = fabio.open(path)
+        with _quiet():
+            return fabio.open(path)
     except Exception as exc:
-        raise FrameReadError(path, f"fabio cannot read it: {type(exc).__name__}: {exc}") from exc
-    with image:
+        raise FrameReadError(path, f"fabio cannot read it {describe_exception(exc)}") from exc
+
+
+def _read_with_fabio(path: str, frames: slice | None):
+    with _open_with_fabio(path) as image:
         fmt = type(image).__name__.removesuffix("Image").lower() or "fabio"
         indices = range(image.nframes)[frames] if frames is not None else range(image.nframes)
         for i in indices:
-            current = image if image.nframes == 1 else image.get_frame(i)
+            with _quiet():
+                current = image if image.nframes == 1 else image.get_frame(i)
             data = current.data
             if data is None or data.ndim != 2 or data.size == 0:
                 raise FrameReadError(path, f"frame {i} holds no 2-D image")
+            integrity.check_shape(path, *data.shape, "the image")
             header = {str(k): str(v) for k, v in current.header.items()}
             yield Frame(_to_float_pixels(data, None), geometry.from_keys(header),
                         FrameSource(path, i, fmt), header)
+
+
+def fabio_format(head: bytes, name: str) -> str | None:
+    """fabio's own identification of a file: by its magic bytes, else by a file name that
+    names one format only (``name.0026`` is Bruker); None when fabio does not know it."""
+    try:
+        return str(openimage._do_magic(head[:18], name))
+    except Exception:  # fabio raises a bare Exception for magic it does not know
+        pass
+    try:
+        formats = openimage.FilenameObject(filename=name).format
+    except Exception:
+        return None
+    return formats[0] if isinstance(formats, list) and len(formats) == 1 else None
+
+
+def _quiet():
+    """fabio prints to stdout in places; machine output (``--json``) must stay clean."""
+    return contextlib.redirect_stdout(io.StringIO())
 
 
 def _selected(index: int, n: int, frames: slice | None) -> bool:
@@ -117,10 +134,17 @@ register(Reader("cbf", lambda head, name: head.startswith(b"###CBF")
                 or _strip_name(name).endswith(".cbf"), _read_cbf))
 register(Reader("smv", lambda head, name: head.startswith((b"{\nHEADER_BYTES",
                                                           b"{\r\nHEADER_BYTES")), _read_smv))
+
+
 def _count_with_fabio(path: str) -> int:
-    with fabio.open(path) as image:
+    with _open_with_fabio(path) as image:
         return image.nframes
 
 
 register(Reader("fabio", lambda head, name: _strip_name(name).endswith(_FABIO_EXTENSIONS)
                 or head[:4] in (b"II*\x00", b"MM\x00*"), _read_with_fabio, _count_with_fabio))
+# Tried after every other reader (the registry adds it last): whatever fabio itself
+# recognises by magic bytes or by a name under .gz/.bz2 (Bruker ``name.0026.bz2``, OXD).
+SNIFFED = Reader("fabio-sniffed",
+                 lambda head, name: fabio_format(head, _strip_name(name)) is not None,
+                 _read_with_fabio, _count_with_fabio)

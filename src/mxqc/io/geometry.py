@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import replace
 
 from mxqc.frame import Geometry
 
@@ -94,3 +96,36 @@ def from_keys(header: dict) -> Geometry:
             found[attr] = value
             fields.append((attr, key))
     return Geometry(**found, fields=tuple(fields))
+
+
+# What a header may say and still describe an MX experiment; outside, the value is missing.
+_PLAUSIBLE = {"pixel_size_mm": (1e-3, 10.0, "pixel size", "mm"),
+              "distance_mm": (1.0, 1e5, "detector distance", "mm"),
+              "wavelength_a": (0.05, 20.0, "wavelength", "Å")}
+
+
+def plausible(geometry: Geometry, shape: tuple[int, int]) -> tuple[Geometry, tuple[str, ...]]:
+    """``geometry`` with unphysical values set to None, and a warning for each.
+
+    A pixel size of 0, a NaN wavelength or a beam centre far off the detector come from
+    damaged or placeholder headers; used, they crash the ring analysis or mislead it.
+    """
+    changes, warnings = {}, []
+    for key, (low, high, what, unit) in _PLAUSIBLE.items():
+        value = getattr(geometry, key)
+        if value is not None and not (math.isfinite(value) and low <= value <= high):
+            changes[key] = None
+            warnings.append(f"the header's {what} ({value:g} {unit}) is not physical; "
+                            "treated as missing")
+    if geometry.has_beam:
+        rows, cols = shape
+        x, y = geometry.beam_x, geometry.beam_y
+        if not (math.isfinite(x) and math.isfinite(y)
+                and -cols <= x <= 2 * cols and -rows <= y <= 2 * rows):
+            changes.update(beam_x=None, beam_y=None)
+            warnings.append(f"the header's beam centre ({x:g}, {y:g}) px lies far off the "
+                            f"{rows}×{cols} detector; treated as missing")
+    if not changes:
+        return geometry, ()
+    fields = tuple(f for f in geometry.fields if f[0] not in changes)
+    return replace(geometry, **changes, fields=fields), tuple(warnings)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bz2
 import io
 import os
 
@@ -11,7 +10,8 @@ from PIL import Image
 
 from mxqc.errors import FrameReadError
 from mxqc.frame import Frame, FrameSource, Geometry
-from mxqc.io.registry import Reader, register
+from mxqc.io import integrity
+from mxqc.io.registry import Reader, open_maybe_compressed, register
 
 
 def _read_png(path: str, frames: slice | None):
@@ -60,20 +60,40 @@ def _info_geometry(info: dict[str, str]) -> Geometry:
     return Geometry(**found, fields=tuple(fields))
 
 
-def _read_npy(path: str, frames: slice | None):
+def _load_npy(path: str) -> np.ndarray:
+    """The array, after checking its header against the data (never unpickling)."""
     try:
-        if path.endswith(".bz2"):
-            with bz2.open(path, "rb") as f:
-                array = np.load(io.BytesIO(f.read()), allow_pickle=False)
-        else:
-            array = np.load(path, allow_pickle=False)
+        with open_maybe_compressed(path) as f:
+            raw = f.read()
+        stream = io.BytesIO(raw)
+        version = np.lib.format.read_magic(stream)
+        header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                  else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = header(stream)
     except (OSError, EOFError, ValueError) as exc:
         raise FrameReadError(path, f"corrupt or truncated NumPy array: {exc}") from exc
+    if dtype.hasobject:
+        raise FrameReadError(path, "not supported: a NumPy array of Python objects (loading "
+                                   "it would unpickle code)")
+    if dtype.kind not in "biuf":
+        raise FrameReadError(path, f"not supported: NumPy {dtype} data (counts must be "
+                                   "integers or reals)")
+    if len(shape) == 2:
+        integrity.check_shape(path, *shape, "the NumPy header")
+    need = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - stream.tell() < need:
+        raise FrameReadError(path, f"truncated NumPy array: {len(raw) - stream.tell()} of "
+                                   f"{need} data bytes")
+    return np.load(io.BytesIO(raw), allow_pickle=False)
+
+
+def _read_npy(path: str, frames: slice | None):
+    array = _load_npy(path)
     if array.ndim != 2 or array.size == 0:
         raise FrameReadError(path, f"expected a 2-D array, got shape {array.shape}")
     pixels = array.astype(np.float32)
     pixels[pixels < 0] = np.nan
-    stem = path.removesuffix(".bz2").removesuffix(".npy")
+    stem = path.removesuffix(".bz2").removesuffix(".gz").removesuffix(".npy")
     info = read_info(stem + ".info") if os.path.isfile(stem + ".info") else {}
     if frames is None or 0 in range(1)[frames]:
         yield Frame(pixels, _info_geometry(info), FrameSource(path, 0, "npy"), info)

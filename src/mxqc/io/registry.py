@@ -6,10 +6,11 @@ import bz2
 import gzip
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from mxqc.errors import FrameReadError
+from mxqc.errors import FrameReadError, describe_exception
 from mxqc.frame import Frame
+from mxqc.io.geometry import plausible
 
 
 @dataclass(frozen=True)
@@ -88,12 +89,22 @@ def read_frames(path, *, frames: slice | None = None) -> Iterator[Frame]:
     path = os.fspath(path)
     reader = detect_reader(path)
     try:
-        yield from reader.read(path, frames)
+        for frame in reader.read(path, frames):
+            geometry, warnings = plausible(frame.geometry, frame.shape)
+            yield replace(frame, geometry=geometry, warnings=frame.warnings + warnings)
     except FrameReadError:
         raise
-    except Exception as exc:  # a library failed deep inside: name the file and the reason
-        raise FrameReadError(path, f"{reader.name} reader failed: {type(exc).__name__}: {exc}") \
-            from exc
+    except Exception as exc:
+        raise _damaged(path, reader, exc) from exc
+
+
+def _damaged(path: str, reader: Reader, exc: Exception) -> FrameReadError:
+    """A library failed deep inside: the file is damaged or in a variant it cannot read."""
+    if isinstance(exc, MemoryError):
+        return FrameReadError(path, f"the {reader.name} data need more memory than allowed; "
+                                    "the file's sizes are probably wrong")
+    return FrameReadError(path, f"damaged or unreadable {reader.name} data: the reader failed "
+                                f"{describe_exception(exc)}")
 
 
 def count_frames(path) -> int:
@@ -105,8 +116,7 @@ def count_frames(path) -> int:
     except FrameReadError:
         raise
     except Exception as exc:
-        raise FrameReadError(path, f"{reader.name} reader failed: {type(exc).__name__}: {exc}") \
-            from exc
+        raise _damaged(path, reader, exc) from exc
 
 
 def read_frame(path, index: int = 0) -> Frame:
@@ -118,3 +128,5 @@ def read_frame(path, index: int = 0) -> Frame:
 
 # Registration order is detection order: specific magic bytes before generic fallbacks.
 from mxqc.io import fabio_reader, nexus, reflex  # noqa: E402,F401
+
+register(fabio_reader.SNIFFED)

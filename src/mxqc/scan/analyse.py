@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import torch
 from mxqc.centre import locate_beam
 from mxqc.classes import CLASSES
 from mxqc.coords import ImageMapping
-from mxqc.errors import MxqcError
+from mxqc.errors import MxqcError, describe_exception
 from mxqc.io import read_frame
 from mxqc.learn.fusion import fused_probabilities
 from mxqc.learn.model import CnnModel, Model
@@ -106,7 +107,8 @@ def _prepare(path: str, index: int, model: Model, options: ScanOptions):
            "centre_uncertainty_px": None if centre.uncertainty is None
            else round(centre.uncertainty, 2),
            "header_beam_x": g.beam_x, "header_beam_y": g.beam_y,
-           "distance_mm": g.distance_mm, "wavelength_a": g.wavelength_a}
+           "distance_mm": g.distance_mm, "wavelength_a": g.wavelength_a,
+           "warnings": "; ".join(frame.warnings)}
     found = None
     if options.rings or options.witnesses:
         mark = time.perf_counter()
@@ -131,29 +133,47 @@ def _prepare(path: str, index: int, model: Model, options: ScanOptions):
     return row, norm.image, (float(image_centre[0]), float(image_centre[1]))
 
 
-def analyse_units(units, options: ScanOptions = ScanOptions()) -> list[dict]:
-    """Rows for (path, index) units; errors become rows, never exceptions."""
+def analyse_units(units, options: ScanOptions = ScanOptions(),
+                  started: Callable[[int], None] | None = None) -> list[dict]:
+    """Rows for (path, index) units; errors become rows, never exceptions.
+
+    ``started(i)`` is called before unit ``i`` and ``started(len(units))`` before the
+    model's pass over the batch (the protocol of :class:`mxqc.guard.GuardedPool`).
+    """
     import torch
 
+    started = started or (lambda i: None)
     torch.set_num_threads(options.threads)
     model = model_for(options)
     rows, images, centres, good = [], [], [], []
-    for path, index in units:
+    for i, (path, index) in enumerate(units):
+        started(i)
         start = time.perf_counter()
         try:
             row, image, centre = _prepare(path, index, model, options)
-        except (MxqcError, ValueError, OSError) as exc:
-            rows.append(error_row(path, index, str(exc),
-                                   {"t_read_ms": (time.perf_counter() - start) * 1e3}))
+        except Exception as exc:  # one frame's failure is its row, whatever raised it
+            rows.append(error_row(path, index, failure_message(exc),
+                                  {"t_read_ms": (time.perf_counter() - start) * 1e3}))
             continue
         good.append(len(rows))
         rows.append(row)
         images.append(image)
         centres.append(centre)
+    started(len(units))
     if good:
         _classify(model, np.stack(images), np.array(centres), [rows[i] for i in good], options)
     meta = {"model": model.name, "model_version": model.metadata.get("mxqc_version", "")}
     return [row | meta for row in rows]
+
+
+def failure_message(exc: BaseException) -> str:
+    """An error row's text: mxqc's own errors say what was wrong; anything else says in
+    which library it failed, so that no row is a bare exception type."""
+    if isinstance(exc, MxqcError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "ran out of memory while analysing this frame (the worker's memory limit)"
+    return f"analysis failed: {describe_exception(exc)}"
 
 
 def _classify(model: Model, images, centres, rows, options: ScanOptions) -> None:

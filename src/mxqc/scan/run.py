@@ -1,23 +1,22 @@
-"""Running a scan: plan (file, frame) units, analyse them in batches on local worker
+"""Running a scan: plan (file, frame) units, analyse them in batches on guarded local worker
 processes or a Dask cluster, record each batch in the journal as it finishes, and write the
 tables at the end (also after an interruption)."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from mxqc.classes import CLASSES
-from mxqc.errors import MxqcError
+from mxqc.guard import Failure, GuardedPool, Limits
 from mxqc.io import count_frames
 from mxqc.paths import expand_paths
-from mxqc.scan.analyse import ScanOptions, analyse_units, error_row
+from mxqc.scan.analyse import ScanOptions, analyse_units, error_row, failure_message
 from mxqc.scan.results import Journal, write_tables
 from mxqc.threads import limit_threads
 
@@ -35,22 +34,46 @@ class ScanSummary:
     tables: dict
 
 
-def plan_units(paths, *, frames: slice | None = None, every: int = 1,
-               exclude: str | None = None) -> tuple[list[tuple[str, int]], list[dict]]:
-    """(file, frame) units to analyse, and error rows for files whose frames cannot be
-    counted. ``frames`` selects from each multi-frame file, ``every`` keeps one in N."""
-    units, errors = [], []
-    skip = os.path.abspath(exclude) + os.sep if exclude else None
-    for path in expand_paths(paths):
-        if skip and os.path.abspath(path).startswith(skip):
-            continue
+def count_task(paths: list[str], started) -> list[tuple[str, int | str]]:
+    """Per path, its number of frames or why it cannot be read (a GuardedPool task)."""
+    out = []
+    for i, path in enumerate(paths):
+        started(i)
         try:
-            n = count_frames(path)
-        except MxqcError as exc:
-            errors.append(error_row(path, -1, str(exc)))
-            continue
-        indices = range(n)[frames] if frames is not None else range(n)
-        units += [(path, i) for i in indices[::max(every, 1)]]
+            out.append((path, count_frames(path)))
+        except Exception as exc:  # any failure is this file's error row
+            out.append((path, failure_message(exc)))
+    return out
+
+
+def plan_units(paths, *, frames: slice | None = None, every: int = 1,
+               exclude: str | None = None, pool: GuardedPool | None = None
+               ) -> tuple[list[tuple[str, int]], list[dict]]:
+    """(file, frame) units to analyse, and error rows for files whose frames cannot be
+    counted or that hold none. ``frames`` selects from each multi-frame file, ``every``
+    keeps one in N. Files are opened only in ``pool``'s guarded workers."""
+    skip = os.path.abspath(exclude) + os.sep if exclude else None
+    files = [p for p in expand_paths(paths)
+             if not (skip and os.path.abspath(p).startswith(skip))]
+    if pool is None:
+        with GuardedPool(1) as own:
+            return plan_units(files, frames=frames, every=every, pool=own)
+    counts = {}
+    for event in pool.map(count_task, _batches(files, 64)):
+        if isinstance(event, Failure):
+            counts[event.unit] = f"{event.reason} while opening the file"
+        else:
+            counts.update(event.result)
+    units, errors = [], []
+    for path in files:
+        n = counts[path]
+        if isinstance(n, str):
+            errors.append(error_row(path, -1, n))
+        elif n == 0:
+            errors.append(error_row(path, -1, "holds no frames"))
+        else:
+            indices = range(n)[frames] if frames is not None else range(n)
+            units += [(path, i) for i in indices[::max(every, 1)]]
     return units, errors
 
 
@@ -58,23 +81,15 @@ def _batches(units, size):
     return [units[i:i + size] for i in range(0, len(units), size)]
 
 
-def _local(batches, options, workers):
-    """Yield each batch's rows as it finishes, at most 2 batches in flight per worker."""
-    if workers <= 1:
-        for batch in batches:
-            yield analyse_units(batch, options)
-        return
-    # spawn: a forked torch runtime can deadlock; each worker loads the model once
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=limit_threads,
-                             initargs=(options.threads,)) as pool:
-        pending, queue = set(), list(batches)
-        while queue or pending:
-            while queue and len(pending) < 2 * workers:
-                pending.add(pool.submit(analyse_units, queue.pop(0), options))
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
+def _guarded(pool: GuardedPool, batches, options):
+    """Yield each batch's rows as it finishes; a unit that crashed or hung its worker
+    becomes an error row saying so."""
+    for event in pool.map(partial(analyse_units, options=options), batches):
+        if isinstance(event, Failure):
+            path, index = event.unit
+            yield [error_row(path, index, f"{event.reason} while reading or analysing this frame")]
+        else:
+            yield event.result
 
 
 def _dask(batches, options, address: str):
@@ -100,35 +115,41 @@ def _dask(batches, options, address: str):
 
 def scan(paths, out_dir, *, options: ScanOptions | None = None, frames: slice | None = None,
          every: int = 1, workers: int = 1, dask: str | None = None, resume: bool = False,
-         batch_size: int = 16, progress: Callable[[int, int], None] | None = None
-         ) -> ScanSummary:
-    """Scan ``paths`` into ``out_dir``; ``progress(done, total)`` after each batch."""
+         batch_size: int = 16, limits: Limits | None = None,
+         progress: Callable[[int, int], None] | None = None) -> ScanSummary:
+    """Scan ``paths`` into ``out_dir``; ``progress(done, total)`` after each batch.
+
+    Files are opened only in guarded worker processes (:mod:`mxqc.guard`): a file that
+    crashes or hangs a reader, or overruns ``limits``, costs its own row only."""
     started = time.perf_counter()
     out = Path(out_dir)
     journal = Journal(out)
     if not resume:
         journal.reset()
     options = replace(options or ScanOptions(), images_dir=str(out / IMAGES_DIR))
-    units, file_errors = plan_units(paths, frames=frames, every=every, exclude=str(out))
-    done = journal.done()
-    todo = [u for u in units if u not in done]
-    new_errors = [e for e in file_errors if (e["file"], e["frame"]) not in done]
-    if new_errors:
-        journal.append(new_errors)
-    batches = _batches(todo, batch_size)
-    rows_source = _dask(batches, options, dask) if dask else _local(batches, options, workers)
-    finished = 0
-    if progress:
-        progress(0, len(todo))
-    try:
-        for rows in rows_source:
-            journal.append(rows)
-            finished += len(rows)
-            if progress:
-                progress(finished, len(todo))
-    finally:
-        rows = journal.rows()
-        tables = write_tables(out, rows, metadata=_metadata(rows, options)) if rows else {}
+    pool = GuardedPool(workers, limits, initializer=limit_threads, initargs=(options.threads,))
+    with pool:
+        units, file_errors = plan_units(paths, frames=frames, every=every, exclude=str(out),
+                                        pool=pool)
+        done = journal.done()
+        todo = [u for u in units if u not in done]
+        new_errors = [e for e in file_errors if (e["file"], e["frame"]) not in done]
+        if new_errors:
+            journal.append(new_errors)
+        batches = _batches(todo, batch_size)
+        rows_source = _dask(batches, options, dask) if dask else _guarded(pool, batches, options)
+        finished = 0
+        if progress:
+            progress(0, len(todo))
+        try:
+            for rows in rows_source:
+                journal.append(rows)
+                finished += len(rows)
+                if progress:
+                    progress(finished, len(todo))
+        finally:
+            rows = journal.rows()
+            tables = write_tables(out, rows, metadata=_metadata(rows, options)) if rows else {}
     ok = [r for r in rows if r["status"] == "ok"]
     per_class = {c: sum(int(r.get(c) or 0) for r in ok) for c in CLASSES}
     return ScanSummary(frames=len(rows), analysed=finished, skipped=len(units) - len(todo),
