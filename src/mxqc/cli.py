@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict
 from typing import Annotated
@@ -11,12 +12,14 @@ import cv2
 import numpy as np
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from mxqc import __version__
 from mxqc.centre import CENTRE_METHODS, locate_beam
 from mxqc.cli_scan import check_centre_method
 from mxqc.console import console, err_console
 from mxqc.errors import MxqcError
+from mxqc.guard import GuardedPool, map_each
 from mxqc.io import count_frames, read_frame, read_frames
 from mxqc.normalise import RESIZE_METHODS, VARIANTS, normalise_frame
 from mxqc.paths import expand_paths
@@ -28,9 +31,10 @@ Paths = Annotated[list[str], typer.Argument(help="Files, directories or globs.")
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def _fail(path: str, exc: Exception, failures: list) -> None:
-    failures.append({"path": path, "error": str(exc)})
-    err_console.print(f"[red]error[/red] {exc}")
+def _fail(path: str, error: Exception | str, failures: list) -> None:
+    message = str(error) if str(error).startswith(path) else f"{path}: {error}"
+    failures.append({"path": path, "error": message})
+    err_console.print(Text.assemble(("error", "red"), " ", message))
 
 
 def _finish(failures: list) -> None:
@@ -59,28 +63,32 @@ def version():
     console.print(__version__)
 
 
+def describe_file(path: str) -> dict:
+    """``info``'s row for one file (its first frame); run in a guarded worker."""
+    frame = read_frame(path)
+    g = frame.geometry
+    return {"path": path, "format": frame.source.format, "frames": count_frames(path),
+            "shape": list(frame.shape), "dtype": str(frame.pixels.dtype),
+            "gap_fraction": round(frame.gap_fraction, 5),
+            "beam_x": _round(g.beam_x), "beam_y": _round(g.beam_y),
+            "pixel_size_mm": _round(g.pixel_size_mm, 5), "distance_mm": _round(g.distance_mm),
+            "wavelength_a": _round(g.wavelength_a, 5), "header_fields": dict(g.fields),
+            "warnings": list(frame.warnings)}
+
+
 @app.command()
 def info(paths: Paths, as_json: AsJson = False):
     """Format, shape, geometry and gap fraction of each file (first frame)."""
     rows, failures = [], []
-    for path in expand_paths(paths):
-        try:
-            frame = read_frame(path)
-            g = frame.geometry
-            rows.append({"path": path, "format": frame.source.format,
-                         "frames": count_frames(path), "shape": list(frame.shape),
-                         "dtype": str(frame.pixels.dtype),
-                         "gap_fraction": round(frame.gap_fraction, 5),
-                         "beam_x": _round(g.beam_x), "beam_y": _round(g.beam_y),
-                         "pixel_size_mm": _round(g.pixel_size_mm, 5),
-                         "distance_mm": _round(g.distance_mm),
-                         "wavelength_a": _round(g.wavelength_a, 5),
-                         "header_fields": dict(g.fields)})
-        except MxqcError as exc:
-            _fail(path, exc, failures)
+    with GuardedPool(1) as pool:  # a file that crashes or hangs its reader costs its row
+        for path, row, error in map_each(pool, describe_file, expand_paths(paths)):
+            if error is None:
+                rows.append(row)
+            else:
+                _fail(path, error, failures)
     _name_sweeps(rows)
     if as_json:
-        console.print_json(json.dumps({"files": rows, "failures": failures}))
+        print(json.dumps(finite({"files": rows, "failures": failures}), indent=2))
     else:
         table = _file_table(rows, "sweep", "format", "frames", "rows×columns", "gaps", "beam x",
                             "beam y", "pixel mm", "dist mm", "λ Å")
@@ -91,7 +99,21 @@ def info(paths: Paths, as_json: AsJson = False):
                           *(str(r[k] if r[k] is not None else "—")
                             for k in ("pixel_size_mm", "distance_mm", "wavelength_a")))
         console.print(table)
+        for r in rows:
+            for warning in r["warnings"]:
+                err_console.print(f"[yellow]warning[/yellow] {r['path']}: {warning}")
     _finish(failures)
+
+
+def finite(value):
+    """``value`` with NaN and infinities as None: JSON has no NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
 
 
 def _name_sweeps(rows) -> None:

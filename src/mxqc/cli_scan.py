@@ -62,6 +62,12 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
              help="Heatmaps for one in N flagged frames (1: all); the costliest stage on a "
                   "CPU.")] = 10,
          batch_size: Annotated[int, typer.Option(help="Frames per batch.")] = 16,
+         time_limit: Annotated[float, typer.Option(
+             help="Seconds one frame may take before its worker is stopped and the frame "
+                  "recorded as an error.", min=1)] = 60.0,
+         memory_limit: Annotated[float, typer.Option(
+             help="GB of data one worker may allocate; beyond, its frame is an error.",
+             min=1)] = 6.0,
          device: Annotated[str, typer.Option(
              help="Where the CNN runs: cpu, cuda or auto.")] = "cpu",
          tta: Annotated[int, typer.Option(
@@ -70,6 +76,7 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
          report: Annotated[bool, typer.Option(help="Write report.html.")] = True):
     """Per-frame anomaly probabilities, labels, evidence, beam centre, rings, spots and
     heatmaps."""
+    from mxqc.guard import Limits
     from mxqc.scan import ScanOptions
     from mxqc.scan.analyse import model_for
     from mxqc.scan.run import scan as run_scan
@@ -100,7 +107,8 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
         try:
             summary = run_scan(paths, out, options=options, frames=parse_frames(frames),
                                every=every, workers=workers, dask=dask, resume=resume,
-                               batch_size=batch_size, progress=progress)
+                               batch_size=batch_size, progress=progress,
+                               limits=Limits(seconds=time_limit, memory_gb=memory_limit))
         except KeyboardInterrupt:
             err_console.print(f"interrupted: finished frames are in {out}; "
                               "run again with --resume")

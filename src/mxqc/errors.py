@@ -46,3 +46,13 @@ def describe_exception(exc: BaseException) -> str:
     where = f"in {module.__name__} " if module is not None else ""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else "no message"
     return f"{where}({type(exc).__name__}: {text})"
+
+
+def error_message(exc: BaseException) -> str:
+    """An error's text for a person: mxqc's own errors say what was wrong; a library's
+    exception says where it was raised, so that no message is a bare exception type."""
+    if isinstance(exc, MxqcError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "ran out of memory (the worker's memory limit)"
+    return f"failed {describe_exception(exc)}"

@@ -15,15 +15,17 @@ the pool knows which unit was running when a worker died.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
 import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing.connection import wait
 
-from mxqc.errors import MxqcError
+from mxqc.errors import MxqcError, error_message
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,11 @@ class Done:
 
 @dataclass(frozen=True)
 class Failure:
-    """A unit whose worker crashed or overran; ``reason`` is for people."""
+    """A unit whose worker crashed or overran (``timed_out``); ``reason`` is for people."""
 
     unit: object
     reason: str
+    timed_out: bool = False
 
 
 class PoolError(MxqcError):
@@ -66,6 +69,7 @@ def _limit_memory(gigabytes: float) -> None:
 def _serve(conn, memory_gb: float, initializer, initargs) -> None:
     """A worker: run tasks until told to stop, saying which unit each is on."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    os.dup2(2, 1)  # a library's prints must not mix with the parent's machine output
     _limit_memory(memory_gb)
     if initializer is not None:
         initializer(*initargs)
@@ -154,6 +158,14 @@ class GuardedPool:
         queue = deque((list(b), False) for b in batches if len(b))
         while len(self._workers) < min(self.n, len(queue)):
             self._workers.append(self._spawn())
+        try:
+            yield from self._run(fn, queue)
+        finally:  # a caller that stops early leaves no worker holding a task
+            for worker in [w for w in self._workers if w.task is not None]:
+                worker.stop(kill=True)
+                self._workers.remove(worker)
+
+    def _run(self, fn: Callable, queue: deque) -> Iterator[Done | Failure]:
         busy = 0
         while queue or busy:
             for worker in self._workers:
@@ -175,7 +187,7 @@ class GuardedPool:
                     continue
                 task, unit = worker.task, worker.unit
                 worker.task = worker.unit = None
-                if kind == "lost":
+                if kind in ("lost", "overran"):
                     worker.stop(kill=True)
                     self._workers[i] = self._spawn()
                 if task is not None:
@@ -183,7 +195,7 @@ class GuardedPool:
                     yield from self._finish(task, unit, kind, value, queue)
 
     def _event(self, worker: _Worker, ready) -> tuple[str, object] | None:
-        """The worker's next message, or ("lost", reason) when it died or overran."""
+        """The worker's next message, or ("lost"/"overran", reason) when it died or hung."""
         if worker.conn in ready:
             try:
                 kind, value = worker.conn.recv()
@@ -211,21 +223,46 @@ class GuardedPool:
                    else crash_reason(worker.process.exitcode))
             raise PoolError(f"a worker process could not start: {why}")
         if overran_after is not None:
-            return "lost", f"the worker timed out after {overran_after:.0f} s and was stopped"
+            return "overran", f"the worker timed out after {overran_after:.0f} s and was stopped"
         worker.process.join(timeout=5)
         return "lost", crash_reason(worker.process.exitcode)
 
     @staticmethod
     def _finish(task, unit, kind: str, value, queue) -> Iterator[Done | Failure]:
         batch, single = task
+        timed_out = kind == "overran"
         if kind == "done":
             yield Done(batch, value)
         elif unit is not None and unit < len(batch):  # the culprit is known
-            yield Failure(batch[unit], value)
+            yield Failure(batch[unit], value, timed_out)
             rest = batch[:unit] + batch[unit + 1:]
             if rest:
                 queue.appendleft((rest, single))
         elif len(batch) == 1 or single:  # alone and still failing
-            yield from (Failure(u, value) for u in batch)
+            yield from (Failure(u, value, timed_out) for u in batch)
         else:  # failed on the whole batch: find the culprit one unit at a time
             queue.extendleft(([u], True) for u in reversed(batch))
+
+
+def call_each(fn: Callable, batch: list, *, started) -> list[tuple]:
+    """A task applying ``fn`` to each item: ``(item, value, None)`` or ``(item, None, why)``."""
+    out = []
+    for i, item in enumerate(batch):
+        started(i)
+        try:
+            out.append((item, fn(item), None))
+        except Exception as exc:  # one item's failure is its own answer
+            out.append((item, None, error_message(exc)))
+    return out
+
+
+def map_each(pool: GuardedPool, fn: Callable, items, batch_size: int = 64) -> Iterator[tuple]:
+    """``fn(item)`` for each item in the pool's workers, as ``(item, value, error)``; a
+    crash or overrun is that item's error."""
+    items = list(items)
+    batches = [items[i:i + batch_size] for i in range(0, len(items), batch_size)]
+    for event in pool.map(partial(call_each, fn), batches):
+        if isinstance(event, Failure):
+            yield event.unit, None, event.reason
+        else:
+            yield from event.result

@@ -102,13 +102,15 @@ def test_backlog_alerts_and_the_api_reading_the_database(tmp_path, smoke_model_p
 
 
 def test_an_hdf5_master_waits_for_its_data_files(tmp_path):
+    from mxqc.guard import GuardedPool
     from mxqc.watch.watcher import _complete
 
     write_simulated(tmp_path, 4, seed=33, detector="square256", fmt="h5", frames_per_file=4)
     master = next(tmp_path.glob("*_master.h5"))
     data = next(tmp_path.glob("*_data_*.h5"))
-    assert _complete(str(master))
-    hidden = data.rename(data.with_suffix(".writing"))
-    assert not _complete(str(master))  # the detector has not written its data file yet
-    hidden.rename(data)
-    assert _complete(str(master))
+    with GuardedPool(1) as pool:
+        assert _complete(str(master), pool)
+        hidden = data.rename(data.with_suffix(".writing"))
+        assert not _complete(str(master), pool)  # the detector has not written its data yet
+        hidden.rename(data)
+        assert _complete(str(master), pool)

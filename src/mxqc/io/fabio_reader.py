@@ -16,6 +16,7 @@ from mxqc.frame import Frame, FrameSource
 from mxqc.io import geometry, integrity
 from mxqc.io.registry import Reader, open_maybe_compressed, read_head, register
 
+_NOT_BY_NAME = {"binary"}  # raw bytes whose shape a caller must give; any .bin file is "one"
 _FABIO_EXTENSIONS = (".tif", ".tiff", ".edf", ".mccd", ".mar2300", ".mar3450", ".sfrm",
                      ".gfrm", ".kcd", ".pnm", ".mar", ".xsd", ".raw", ".spe", ".esperanto")
 
@@ -35,7 +36,7 @@ def _strip_name(name: str) -> str:
 def _to_float_pixels(data: np.ndarray, overload: float | None) -> np.ndarray:
     """float32 counts, NaN for flagged pixels: negative values (Pilatus/Eiger gaps −1, bad
     pixels −2) and values above the detector's declared overload."""
-    pixels = data.astype(np.float32)
+    pixels = np.array(data, np.float32, order="C")  # OpenCV needs C order
     bad = pixels < 0
     if overload is not None:
         bad |= pixels > overload
@@ -118,7 +119,9 @@ def fabio_format(head: bytes, name: str) -> str | None:
         formats = openimage.FilenameObject(filename=name).format
     except Exception:
         return None
-    return formats[0] if isinstance(formats, list) and len(formats) == 1 else None
+    if not isinstance(formats, list) or len(formats) != 1 or formats[0] in _NOT_BY_NAME:
+        return None
+    return formats[0]
 
 
 def _quiet():

@@ -101,7 +101,7 @@ def from_keys(header: dict) -> Geometry:
 # What a header may say and still describe an MX experiment; outside, the value is missing.
 _PLAUSIBLE = {"pixel_size_mm": (1e-3, 10.0, "pixel size", "mm"),
               "distance_mm": (1.0, 1e5, "detector distance", "mm"),
-              "wavelength_a": (0.05, 20.0, "wavelength", "Å")}
+              "wavelength_a": (0.005, 20.0, "wavelength", "Å")}  # 0.02 Å: electrons
 
 
 def plausible(geometry: Geometry, shape: tuple[int, int]) -> tuple[Geometry, tuple[str, ...]]:

@@ -91,7 +91,7 @@ def _read_npy(path: str, frames: slice | None):
     array = _load_npy(path)
     if array.ndim != 2 or array.size == 0:
         raise FrameReadError(path, f"expected a 2-D array, got shape {array.shape}")
-    pixels = array.astype(np.float32)
+    pixels = np.array(array, np.float32, order="C")  # OpenCV needs C order
     pixels[pixels < 0] = np.nan
     stem = path.removesuffix(".bz2").removesuffix(".gz").removesuffix(".npy")
     info = read_info(stem + ".info") if os.path.isfile(stem + ".info") else {}

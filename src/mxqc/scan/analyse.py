@@ -21,7 +21,7 @@ import torch
 from mxqc.centre import locate_beam
 from mxqc.classes import CLASSES
 from mxqc.coords import ImageMapping
-from mxqc.errors import MxqcError, describe_exception
+from mxqc.errors import error_message
 from mxqc.io import read_frame
 from mxqc.learn.fusion import fused_probabilities
 from mxqc.learn.model import CnnModel, Model
@@ -152,7 +152,7 @@ def analyse_units(units, options: ScanOptions = ScanOptions(),
         try:
             row, image, centre = _prepare(path, index, model, options)
         except Exception as exc:  # one frame's failure is its row, whatever raised it
-            rows.append(error_row(path, index, failure_message(exc),
+            rows.append(error_row(path, index, error_message(exc),
                                   {"t_read_ms": (time.perf_counter() - start) * 1e3}))
             continue
         good.append(len(rows))
@@ -164,16 +164,6 @@ def analyse_units(units, options: ScanOptions = ScanOptions(),
         _classify(model, np.stack(images), np.array(centres), [rows[i] for i in good], options)
     meta = {"model": model.name, "model_version": model.metadata.get("mxqc_version", "")}
     return [row | meta for row in rows]
-
-
-def failure_message(exc: BaseException) -> str:
-    """An error row's text: mxqc's own errors say what was wrong; anything else says in
-    which library it failed, so that no row is a bare exception type."""
-    if isinstance(exc, MxqcError):
-        return str(exc)
-    if isinstance(exc, MemoryError):
-        return "ran out of memory while analysing this frame (the worker's memory limit)"
-    return f"analysis failed: {describe_exception(exc)}"
 
 
 def _classify(model: Model, images, centres, rows, options: ScanOptions) -> None:

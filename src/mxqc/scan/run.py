@@ -13,10 +13,10 @@ from functools import partial
 from pathlib import Path
 
 from mxqc.classes import CLASSES
-from mxqc.guard import Failure, GuardedPool, Limits
+from mxqc.guard import Failure, GuardedPool, Limits, map_each
 from mxqc.io import count_frames
 from mxqc.paths import expand_paths
-from mxqc.scan.analyse import ScanOptions, analyse_units, error_row, failure_message
+from mxqc.scan.analyse import ScanOptions, analyse_units, error_row
 from mxqc.scan.results import Journal, write_tables
 from mxqc.threads import limit_threads
 
@@ -34,18 +34,6 @@ class ScanSummary:
     tables: dict
 
 
-def count_task(paths: list[str], started) -> list[tuple[str, int | str]]:
-    """Per path, its number of frames or why it cannot be read (a GuardedPool task)."""
-    out = []
-    for i, path in enumerate(paths):
-        started(i)
-        try:
-            out.append((path, count_frames(path)))
-        except Exception as exc:  # any failure is this file's error row
-            out.append((path, failure_message(exc)))
-    return out
-
-
 def plan_units(paths, *, frames: slice | None = None, every: int = 1,
                exclude: str | None = None, pool: GuardedPool | None = None
                ) -> tuple[list[tuple[str, int]], list[dict]]:
@@ -58,17 +46,12 @@ def plan_units(paths, *, frames: slice | None = None, every: int = 1,
     if pool is None:
         with GuardedPool(1) as own:
             return plan_units(files, frames=frames, every=every, pool=own)
-    counts = {}
-    for event in pool.map(count_task, _batches(files, 64)):
-        if isinstance(event, Failure):
-            counts[event.unit] = f"{event.reason} while opening the file"
-        else:
-            counts.update(event.result)
+    counts = {path: (n, error) for path, n, error in map_each(pool, count_frames, files)}
     units, errors = [], []
     for path in files:
-        n = counts[path]
-        if isinstance(n, str):
-            errors.append(error_row(path, -1, n))
+        n, error = counts[path]
+        if error is not None:
+            errors.append(error_row(path, -1, error))
         elif n == 0:
             errors.append(error_row(path, -1, "holds no frames"))
         else:
@@ -81,7 +64,7 @@ def _batches(units, size):
     return [units[i:i + size] for i in range(0, len(units), size)]
 
 
-def _guarded(pool: GuardedPool, batches, options):
+def analyse_guarded(pool: GuardedPool, batches, options: ScanOptions):
     """Yield each batch's rows as it finishes; a unit that crashed or hung its worker
     becomes an error row saying so."""
     for event in pool.map(partial(analyse_units, options=options), batches):
@@ -137,7 +120,8 @@ def scan(paths, out_dir, *, options: ScanOptions | None = None, frames: slice | 
         if new_errors:
             journal.append(new_errors)
         batches = _batches(todo, batch_size)
-        rows_source = _dask(batches, options, dask) if dask else _guarded(pool, batches, options)
+        rows_source = (_dask(batches, options, dask) if dask
+                       else analyse_guarded(pool, batches, options))
         finished = 0
         if progress:
             progress(0, len(todo))

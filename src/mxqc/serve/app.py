@@ -1,7 +1,8 @@
 """``mxqc serve``: a FastAPI application over the scan pipeline and the watch database.
 
-The model loads once per inference worker process; requests wait on the pool
-asynchronously, so the server keeps answering while frames are classified. Uploads are
+The model loads once per guarded inference worker process; requests wait on them
+asynchronously, so the server keeps answering while frames are classified, and a frame
+that crashes or hangs a reader costs its own request only. Uploads are
 checked by content (the readers' magic bytes), not by file name; clients never name
 server-side paths (images are addressed by generated ids).
 """
@@ -10,16 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
+import queue
 import re
 import secrets
 import shutil
 import tempfile
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +31,7 @@ from sqlalchemy import select
 
 from mxqc.classes import CLASSES
 from mxqc.errors import FrameReadError
+from mxqc.guard import Done, Failure, GuardedPool, Limits
 from mxqc.io.registry import detect_reader
 from mxqc.scan.analyse import ScanOptions, analyse_units, model_for
 from mxqc.scan.sweeps import group_sweeps
@@ -59,12 +61,31 @@ def _name_by_compression(path: Path) -> Path:
     return path.rename(path.with_suffix(path.suffix + suffix)) if suffix else path
 
 
-def _classify(path: str, frame: int, options: ScanOptions) -> dict:
-    return analyse_units([(path, frame)], options)[0]
-
-
-def _warm(options: ScanOptions) -> str:
+def _warm(batch, *, started, options: ScanOptions) -> str:
+    started(0)
     return model_for(options).name
+
+
+class Inference:
+    """``n`` guarded inference workers (:mod:`mxqc.guard`); a request borrows one, so a
+    frame that crashes or hangs its reader costs that request only."""
+
+    def __init__(self, n: int, timeout_s: float):
+        self._free: queue.Queue[GuardedPool] = queue.Queue()
+        for _ in range(max(n, 1)):
+            self._free.put(GuardedPool(1, Limits(seconds=timeout_s)))
+
+    def run(self, fn, unit) -> Done | Failure:
+        """``fn([unit])`` in a free worker (blocking: call it in a thread)."""
+        pool = self._free.get()
+        try:
+            return next(iter(pool.map(fn, [[unit]])))
+        finally:
+            self._free.put(pool)
+
+    def close(self) -> None:
+        while not self._free.empty():
+            self._free.get().close()
 
 
 class Metrics:
@@ -94,13 +115,12 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         data_dir = Path(settings.data_dir or tempfile.mkdtemp(prefix="mxqc-serve-"))
         data_dir.mkdir(parents=True, exist_ok=True)
-        pool = ProcessPoolExecutor(settings.workers,
-                                   mp_context=multiprocessing.get_context("spawn"))
+        pool = Inference(settings.workers, settings.timeout_s)
         # one uploaded frame: its heatmaps are the point, never sampled away
         options = ScanOptions(model_path=settings.model_path, heatmap_every=1)
         model = model_for(options)  # metadata for the API; the workers load their own
-        await asyncio.gather(*(asyncio.wrap_future(pool.submit(_warm, options))
-                               for _ in range(settings.workers)))
+        await asyncio.gather(*(asyncio.to_thread(pool.run, partial(_warm, options=options),
+                                                 None) for _ in range(settings.workers)))
         engine = None
         if settings.db_url:
             from mxqc.watch.db import connect
@@ -112,7 +132,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
                             "representation": model.representation,
                             "thresholds": model.thresholds.tolist()})
         yield
-        pool.shutdown(cancel_futures=True)
+        pool.close()
         if not settings.data_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -192,13 +212,13 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         except FrameReadError as exc:
             raise HTTPException(415, f"not a detector frame: {exc.reason}") from None
         options = replace(state["options"], images_dir=str(folder / "images"))
-        future = state["pool"].submit(_classify, str(path), frame, options)
-        try:
-            row = await asyncio.wait_for(asyncio.wrap_future(future), settings.timeout_s)
-        except TimeoutError:
-            future.cancel()
-            raise HTTPException(504, f"classification took longer than {settings.timeout_s} s"
-                                ) from None
+        event = await asyncio.to_thread(state["pool"].run,
+                                        partial(analyse_units, options=options),
+                                        (str(path), frame))
+        if isinstance(event, Failure):
+            raise HTTPException(504 if event.timed_out else 422,
+                                f"{event.reason} while reading or analysing this frame")
+        row = event.result[0]
         if row["status"] != "ok":
             raise HTTPException(422, row["error"])
         return row

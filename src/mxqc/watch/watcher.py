@@ -18,10 +18,11 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import select, update
 
-from mxqc.errors import MxqcError
+from mxqc.guard import GuardedPool, map_each
 from mxqc.io import count_frames, read_frame
 from mxqc.paths import expand_paths
-from mxqc.scan.analyse import ScanOptions, analyse_units, error_row
+from mxqc.scan.analyse import ScanOptions, error_row
+from mxqc.scan.run import analyse_guarded
 from mxqc.watch import db
 
 log = logging.getLogger("mxqc.watch")
@@ -41,22 +42,25 @@ class WatchOptions:
                                                   ("non_uniform_detector", 0.5))
 
 
-def _complete(path: str) -> bool:
+def last_frame_reads(path: str) -> bool:
+    """An HDF5 master is complete when its last frame (in whichever data file holds it)
+    reads; run in a guarded worker, as any reading is."""
+    n = count_frames(path)
+    read_frame(path, n - 1)
+    return n > 0
+
+
+def _complete(path: str, pool: GuardedPool) -> bool:
     """True when a file looks finished by its own structure (not only by its size): a CBF
-    has its end marker; an HDF5 master opens and its last frame (in whichever data file
-    holds it) reads."""
+    has its end marker; an HDF5 master opens and its last frame reads."""
     name = path.lower()
     if name.endswith(".cbf"):
         with open(path, "rb") as f:
             f.seek(max(os.path.getsize(path) - 4096, 0))
             return CBF_END in f.read()
     if name.endswith((".h5", ".nxs", ".hdf5")):
-        try:
-            n = count_frames(path)
-            read_frame(path, n - 1)
-        except MxqcError:
-            return False
-        return n > 0
+        [(_, finished, _)] = map_each(pool, last_frame_reads, [path])
+        return bool(finished)
     return True
 
 
@@ -75,6 +79,7 @@ class Watcher:
         self.processed = 0
         self.errors = 0
         self.waiting = 0  # files seen but not yet complete
+        self.pool = GuardedPool(1)  # every file is opened in its guarded worker
 
     # --- discovery ---------------------------------------------------------------
     def _candidates(self) -> list[str]:
@@ -107,13 +112,16 @@ class Watcher:
             if quiet < self.options.settle_s:
                 self.waiting += 1
                 continue
-            st = os.stat(path)
+            try:
+                st = os.stat(path)
+            except OSError:  # deleted since it was listed
+                continue
             if row is not None and row.status == "error" and (
                     row.attempts >= self.options.max_attempts
                     or (row.size, row.mtime) == (st.st_size, st.st_mtime)):
                 continue  # never retry forever; retry a changed file a few times
             try:
-                finished = _complete(path)
+                finished = _complete(path, self.pool)
             except OSError:
                 finished = False
             if not finished and quiet < self.options.give_up_factor * self.options.settle_s:
@@ -125,18 +133,25 @@ class Watcher:
     # --- processing --------------------------------------------------------------
     def process_file(self, path: str) -> int:
         """Classify every frame of ``path`` and record them with the file, atomically."""
-        st = os.stat(path)
-        dataset_path = os.path.dirname(path)
         try:
-            units = [(path, i) for i in range(count_frames(path))]
-            rows = []
+            st = os.stat(path)
+        except OSError:  # deleted since it was found: nothing to record
+            log.warning("%s: vanished before it was read", path)
+            return 0
+        dataset_path = os.path.dirname(path)
+        [(_, n, error)] = map_each(self.pool, count_frames, [path])
+        if error is None and not n:
+            error = "holds no frames"
+        if error is None:
+            units = [(path, i) for i in range(n)]
+            size = self.options.batch_size
             options = replace(self.scan_options, images_dir=None)
-            for start in range(0, len(units), self.options.batch_size):
-                rows += analyse_units(units[start:start + self.options.batch_size], options)
-            status, error = "done", None
-        except MxqcError as exc:
-            rows = [error_row(path, -1, str(exc))]
-            status, error = "error", str(exc)
+            rows = [row for batch in analyse_guarded(
+                self.pool, [units[i:i + size] for i in range(0, n, size)], options)
+                for row in batch]
+            status = "done"
+        else:
+            rows, status = [error_row(path, -1, error)], "error"
         with self.engine.begin() as conn:
             dataset = db.dataset_id(conn, dataset_path)
             file_id = conn.execute(select(db.files.c.id).where(db.files.c.path == path)).scalar()
@@ -205,6 +220,7 @@ class Watcher:
                 self._wake.wait(min(self.options.rescan_s, self.options.settle_s / 2 + 0.1))
                 self._wake.clear()
         finally:
+            self.pool.close()
             if observer is not None:
                 observer.stop()
                 observer.join(timeout=5)
