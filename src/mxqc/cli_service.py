@@ -22,7 +22,8 @@ def _logging(verbose: bool) -> None:
 
 def watch(dirs: Annotated[list[str], typer.Argument(help="Directories to follow.")],
           db: Annotated[str, typer.Option(
-              help="SQLite file or SQLAlchemy URL (postgresql://...).")] = DEFAULT_DB,
+              help="SQLite file or SQLAlchemy URL (postgresql+psycopg://user@host/db; "
+                   "pip install 'mxqc[postgres]').")] = DEFAULT_DB,
           model: Annotated[str | None, typer.Option(help="Model file.")] = None,
           settle: Annotated[float, typer.Option(
               help="Seconds a file must stay unchanged before it is read.")] = 1.0,
@@ -36,10 +37,11 @@ def watch(dirs: Annotated[list[str], typer.Argument(help="Directories to follow.
 
     _logging(verbose)
     _check_model(model)
-    watcher = Watcher(dirs, connect(db), scan_options=ScanOptions(model_path=model,
-                                                                  heatmaps=False),
+    engine = connect(db)
+    watcher = Watcher(dirs, engine, scan_options=ScanOptions(model_path=model, heatmaps=False),
                       options=WatchOptions(settle_s=settle, rescan_s=rescan))
-    console.print(f"watching {', '.join(dirs)} → {db} (Ctrl-C to stop)")
+    where = engine.url.render_as_string(hide_password=True)
+    console.print(f"watching {', '.join(dirs)} → {where} (Ctrl-C to stop)")
     try:
         watcher.run(until_idle=until_idle)
     except KeyboardInterrupt:

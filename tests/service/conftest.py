@@ -1,5 +1,7 @@
+import os
 import threading
 import time
+import uuid
 
 import h5py
 import pytest
@@ -49,3 +51,25 @@ def live_server(smoke_model_path, tmp_path_factory):
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=30)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, empty watch database: SQLite in a file, or a new database on the PostgreSQL
+    server named by ``MXQC_TEST_POSTGRES`` (an admin URL; ``.ci/run`` starts one)."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "watch.sqlite")
+        return
+    admin = os.environ.get("MXQC_TEST_POSTGRES")
+    if not admin:
+        pytest.skip("no PostgreSQL server: MXQC_TEST_POSTGRES is not set (.ci/run sets it)")
+    from sqlalchemy import create_engine, make_url, text
+
+    name = f"mxqc_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(admin).set(database=name).render_as_string(hide_password=False)
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    engine.dispose()

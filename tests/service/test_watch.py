@@ -22,10 +22,11 @@ def _frames(engine):
                             .join(db.files, db.files.c.id == db.frames.c.file_id)).all()
 
 
-def test_kill_and_restart_records_every_frame_exactly_once(tmp_path, smoke_model_path):
+def test_kill_and_restart_records_every_frame_exactly_once(tmp_path, smoke_model_path,
+                                                           database_url):
     source = tmp_path / "source"
     write_simulated(source, 12, seed=31, detector="square256", fmt="cbf")
-    watched, database = tmp_path / "beamline", tmp_path / "watch.sqlite"
+    watched, database = tmp_path / "beamline", database_url
     watched.mkdir()
     command = [sys.executable, "-m", "mxqc.cli_main", "watch", str(watched), "--db",
                str(database), "--model", str(smoke_model_path), "--settle", "0.3",
