@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.malformed import build_corpus  # noqa: E402
+from tests.malformed import build_corpus
 
 BIN = Path(sys.executable).parent
 BARE = re.compile(r"^\w+(Error|Exception)\b|Traceback|: $")

@@ -11,8 +11,6 @@ import typer
 from mxqc.console import console, err_console
 from mxqc.errors import MxqcError
 
-DEFAULT_DB = "mxqc-watch.sqlite"
-
 
 def _logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
@@ -21,9 +19,10 @@ def _logging(verbose: bool) -> None:
 
 
 def watch(dirs: Annotated[list[str], typer.Argument(help="Directories to follow.")],
-          db: Annotated[str, typer.Option(
+          db: Annotated[str | None, typer.Option(
               help="SQLite file or SQLAlchemy URL (postgresql+psycopg://user@host/db; "
-                   "pip install 'mxqc[postgres]').")] = DEFAULT_DB,
+                   "pip install 'mxqc[postgres]'). Default: watch.sqlite in the user's data "
+                   "folder ($XDG_DATA_HOME/mxqc or ~/.local/share/mxqc).")] = None,
           model: Annotated[str | None, typer.Option(help="Model file.")] = None,
           settle: Annotated[float, typer.Option(
               help="Seconds a file must stay unchanged before it is read.")] = 1.0,
@@ -34,10 +33,11 @@ def watch(dirs: Annotated[list[str], typer.Argument(help="Directories to follow.
     """Classify each new frame written into DIRS once, into a database (restart-safe)."""
     from mxqc.scan.analyse import ScanOptions
     from mxqc.watch import Watcher, WatchOptions, connect
+    from mxqc.watch.db import default_database
 
     _logging(verbose)
     _check_model(model)
-    engine = connect(db)
+    engine = connect(db or default_database())
     watcher = Watcher(dirs, engine, scan_options=ScanOptions(model_path=model, heatmaps=False),
                       options=WatchOptions(settle_s=settle, rescan_s=rescan))
     where = engine.url.render_as_string(hide_password=True)
@@ -55,7 +55,7 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "
           watch_dirs: Annotated[list[str] | None, typer.Option(
               "--watch", help="Also follow this directory (repeatable).")] = None,
           db: Annotated[str | None, typer.Option(
-              help="Watch database (default with --watch: mxqc-watch.sqlite).")] = None,
+              help="Watch database (default with --watch: as for mxqc watch).")] = None,
           api_key: Annotated[str | None, typer.Option(
               envvar="MXQC_API_KEY", help="Require this X-API-Key on /v1 (env MXQC_API_KEY).")
           ] = None,
@@ -69,12 +69,13 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "
 
     from mxqc.serve import ServeSettings, create_app
     from mxqc.serve.app import loopback
+    from mxqc.watch.db import default_database
 
     if not loopback(host) and not api_key and not insecure:
         raise typer.BadParameter("listening beyond loopback needs --api-key (or MXQC_API_KEY);"
                                  " --insecure to override", param_hint="--host")
     if watch_dirs and not db:
-        db = DEFAULT_DB
+        db = default_database()
     _check_model(model)
     settings = ServeSettings(model_path=model, db_url=db, api_key=api_key,
                              max_upload_bytes=int(max_upload_mb * 1024 * 1024),

@@ -111,9 +111,11 @@ def check_edf(path: str, raw: bytes) -> None:
                                    "numbers") from None
     check_shape(path, rows, cols, "the EDF header")
     kind = keys.get("datatype", "").lower()
+    if "datatype" not in keys:
+        raise FrameReadError(path, "EDF header lacks its DataType")
     if kind not in _EDF_ITEMSIZE:
-        raise FrameReadError(path, f"EDF data type {keys.get('datatype')!r} is not one "
-                                   "EDF defines")
+        raise FrameReadError(path, f"EDF data type {keys['datatype']!r} is not one EDF "
+                                   "defines")
     need = rows * cols * _EDF_ITEMSIZE[kind]
     if "compression" in keys and keys["compression"].lower() not in ("", "none"):
         return  # compressed blocks carry their own sizes; fabio checks them

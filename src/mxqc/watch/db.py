@@ -8,7 +8,9 @@ done, so a watcher killed at any moment and restarted records every frame exactl
 from __future__ import annotations
 
 import json
+import os
 import time
+from pathlib import Path
 
 from sqlalchemy import (
     Column,
@@ -65,6 +67,15 @@ alerts = Table(
     Column("class_name", String(64), nullable=False),
     Column("rate", Float), Column("window", Integer), Column("message", Text),
     Column("created", Float))
+
+
+def default_database() -> str:
+    """The watch database when none is named: ``watch.sqlite`` in the user's data folder
+    (XDG), never the directory a command happens to run in."""
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    folder = base / "mxqc"
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / "watch.sqlite")
 
 
 def connect(url: str) -> Engine:
