@@ -117,6 +117,9 @@ def _damage(corpus: Corpus, stem: str, suffix: str, data: bytes, n_flips: int = 
     bad = bytearray(gz)
     bad[len(bad) // 2] ^= 0xFF
     corpus.add(f"{stem}_flipgz{suffix}.gz", bytes(bad), "error", "gzip with a damaged block")
+    bad[20:30] = b"\xff" * 10
+    corpus.add(f"{stem}_zlibgz{suffix}.gz", bytes(bad), "error", "gzip whose deflate stream "
+               "is invalid (zlib.error)")
     corpus.add(f"{stem}_notgz{suffix}.gz", data, "either", "named .gz but not compressed")
 
 

@@ -108,3 +108,10 @@ def test_npy_bz2_not_2d(tmp_path):
     np.save(buf, np.arange(10))
     (tmp_path / "v.npy.bz2").write_bytes(bz2.compress(buf.read_bytes()))
     check(tmp_path / "v.npy.bz2", "2-d")
+
+
+def test_gzip_whose_deflate_stream_is_invalid(tmp_path, cbf_bytes):
+    data = bytearray(gzip.compress(cbf_bytes))
+    data[20:30] = b"\xff" * 10  # zlib.error, which is not an OSError
+    (tmp_path / "bad.cbf.gz").write_bytes(bytes(data))
+    check(tmp_path / "bad.cbf.gz", "decompress")

@@ -33,8 +33,10 @@ def test_kill_and_restart_records_every_frame_exactly_once(tmp_path, smoke_model
                "--rescan", "0.5"]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
+    sources = sorted(source.glob("*.cbf"))
+
     def detector():  # a frame every 0.3 s, written in two parts like a slow file system
-        for path in sorted(source.glob("*.cbf")):
+        for path in sources[1:]:
             data = path.read_bytes()
             target = watched / path.name
             with open(target, "wb") as f:
@@ -45,10 +47,13 @@ def test_kill_and_restart_records_every_frame_exactly_once(tmp_path, smoke_model
             time.sleep(0.3)
         (watched / "broken.cbf").write_bytes(b"###CBF: VERSION 1.5\r\nnot really")
 
-    writer = threading.Thread(target=detector)
-    writer.start()
+    shutil.copy(sources[0], watched / sources[0].name)  # the run starts once the watcher is up
     engine = connect(str(database))
     deadline = time.time() + 120
+    while time.time() < deadline and not _frames(engine):
+        time.sleep(0.1)
+    writer = threading.Thread(target=detector)
+    writer.start()
     while time.time() < deadline and len(_frames(engine)) < 4:
         time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)

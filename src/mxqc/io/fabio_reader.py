@@ -6,6 +6,7 @@ import contextlib
 import io
 import os
 import re
+import zlib
 
 import fabio
 import numpy as np
@@ -25,7 +26,7 @@ def _read_bytes(path: str) -> bytes:
     try:
         with open_maybe_compressed(path) as f:
             return f.read()
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise FrameReadError(path, f"cannot decompress or read: {exc}") from exc
 
 

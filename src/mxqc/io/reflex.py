@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -70,7 +71,7 @@ def _load_npy(path: str) -> np.ndarray:
         header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                   else np.lib.format.read_array_header_2_0)
         shape, _, dtype = header(stream)
-    except (OSError, EOFError, ValueError) as exc:
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
         raise FrameReadError(path, f"corrupt or truncated NumPy array: {exc}") from exc
     if dtype.hasobject:
         raise FrameReadError(path, "not supported: a NumPy array of Python objects (loading "

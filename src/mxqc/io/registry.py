@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import os
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
@@ -51,7 +52,7 @@ def read_head(path: str, n: int = 1024) -> bytes:
     try:
         with open_maybe_compressed(path) as f:
             return f.read(n)
-    except (OSError, EOFError) as exc:  # corrupt gzip/bz2 stream
+    except (OSError, EOFError, zlib.error) as exc:  # corrupt gzip/bz2 stream
         raise FrameReadError(path, f"cannot decompress or read: {exc}") from exc
 
 

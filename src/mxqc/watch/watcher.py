@@ -131,32 +131,43 @@ class Watcher:
         return [p for _, p in sorted(ready)]
 
     # --- processing --------------------------------------------------------------
-    def process_file(self, path: str) -> int:
-        """Classify every frame of ``path`` and record them with the file, atomically."""
-        try:
-            st = os.stat(path)
-        except OSError:  # deleted since it was found: nothing to record
-            log.warning("%s: vanished before it was read", path)
-            return 0
+    def process_files(self, paths: list[str]) -> int:
+        """Classify every frame of ``paths`` in shared batches; record each file with its
+        frames, atomically, as soon as all its frames are in. The number of rows."""
+        stats = {}
+        for path in paths:
+            try:
+                stats[path] = os.stat(path)
+            except OSError:  # deleted since it was found: nothing to record
+                log.warning("%s: vanished before it was read", path)
+        counts = {path: (n, error or (None if n else "holds no frames"))
+                  for path, n, error in map_each(self.pool, count_frames, list(stats))}
+        for path, (_, error) in counts.items():
+            if error is not None:
+                self._record(path, stats[path], [error_row(path, -1, error)], error)
+        expected = {path: n for path, (n, error) in counts.items() if error is None}
+        units = [(path, i) for path, n in expected.items() for i in range(n)]
+        size = self.options.batch_size
+        options = replace(self.scan_options, images_dir=None)
+        found: dict[str, list[dict]] = {}
+        for rows in analyse_guarded(self.pool, [units[i:i + size]
+                                                for i in range(0, len(units), size)], options):
+            for row in rows:
+                found.setdefault(row["file"], []).append(row)
+                if len(found[row["file"]]) == expected[row["file"]]:
+                    self._record(row["file"], stats[row["file"]], found.pop(row["file"]))
+        return len(units) + sum(error is not None for _, error in counts.values())
+
+    def _record(self, path: str, st: os.stat_result, rows: list[dict],
+                error: str | None = None) -> None:
+        """The file and its frame rows in one transaction (exactly once, even if killed)."""
         dataset_path = os.path.dirname(path)
-        [(_, n, error)] = map_each(self.pool, count_frames, [path])
-        if error is None and not n:
-            error = "holds no frames"
-        if error is None:
-            units = [(path, i) for i in range(n)]
-            size = self.options.batch_size
-            options = replace(self.scan_options, images_dir=None)
-            rows = [row for batch in analyse_guarded(
-                self.pool, [units[i:i + size] for i in range(0, n, size)], options)
-                for row in batch]
-            status = "done"
-        else:
-            rows, status = [error_row(path, -1, error)], "error"
         with self.engine.begin() as conn:
             dataset = db.dataset_id(conn, dataset_path)
             file_id = conn.execute(select(db.files.c.id).where(db.files.c.path == path)).scalar()
             values = dict(dataset_id=dataset, path=path, size=st.st_size, mtime=st.st_mtime,
-                          status=status, error=error, updated=time.time())
+                          status="error" if error else "done", error=error,
+                          updated=time.time())
             if file_id is None:
                 file_id = conn.execute(db.files.insert().values(**values, attempts=1)
                                        ).inserted_primary_key[0]
@@ -170,7 +181,6 @@ class Watcher:
         self.processed += len(rows) - bad
         self.errors += bad
         log.info("%s: %d frame(s)%s", path, len(rows), f", {bad} error(s)" if bad else "")
-        return len(rows)
 
     def _check_alerts(self, conn, dataset: int, dataset_path: str) -> None:
         window = self.options.alert_window
@@ -195,12 +205,13 @@ class Watcher:
     # --- loop --------------------------------------------------------------------
     def run_once(self) -> int:
         """Process what is ready now; the number of files processed."""
-        done = 0
-        for path in self.pending():
+        done, pending = 0, self.pending()
+        size = self.options.batch_size
+        for start in range(0, len(pending), size):  # files share the model's batches
             if self._stop.is_set():
                 break
-            self.process_file(path)
-            done += 1
+            self.process_files(pending[start:start + size])
+            done += len(pending[start:start + size])
         return done
 
     def run(self, *, until_idle: bool = False) -> None:
