@@ -88,3 +88,15 @@ def test_convert_reflex_code_variant(run_dir, tmp_path):
                                  "--variant", "reflex-code"])
     assert result.exit_code == 0, result.output
     assert cv2.imread(str(out / "a_0001.png"), cv2.IMREAD_UNCHANGED).shape == (512, 512)
+
+
+def test_center_says_how_far_the_image_puts_a_header_it_accepts(tmp_path):
+    counts = ring_pattern(RingPattern(shape=(600, 560), centre=CENTRE,
+                                      ring_radii=(100.0, 180.0, 240.0)))
+    shifted = Geometry(beam_x=CENTRE[0] + 3, beam_y=CENTRE[1], pixel_size_mm=0.172,
+                       distance_mm=200, wavelength_a=1.0)
+    write_cbf(tmp_path / "off.cbf", counts, shifted)
+    result = runner.invoke(app, ["center", str(tmp_path / "off.cbf"), "--json"])
+    row = parse(result.stdout)["centres"][0]
+    assert row["method"] == "auto/header" and row["x"] == pytest.approx(303, abs=0.01)
+    assert 1.5 < row["offset_from_header"] < 4.5  # the image's own centre, 3 px away

@@ -146,7 +146,10 @@ def center(paths: Paths,
             frame = read_frame(path, frame_index)
             found = locate_beam(frame, method=method, size=size)
             g = frame.geometry
-            offset = np.hypot(found.x - g.beam_x, found.y - g.beam_y) if g.has_beam else None
+            # what the image itself says against the header (auto may return the header)
+            x, y = (found.x, found.y) if found.image_x is None else (found.image_x,
+                                                                       found.image_y)
+            offset = np.hypot(x - g.beam_x, y - g.beam_y) if g.has_beam else None
             rows.append({"path": path, "frame": frame_index, **asdict(found),
                          "header_x": _round(g.beam_x), "header_y": _round(g.beam_y),
                          "offset_from_header": _round(offset)})
@@ -155,7 +158,8 @@ def center(paths: Paths,
     if as_json:
         console.print_json(json.dumps({"centres": rows, "failures": failures}))
     else:
-        table = _file_table(rows, "x", "y", "± px", "method", "header x", "header y", "Δ hdr")
+        table = _file_table(rows, "x", "y", "± px", "method", "header x", "header y",
+                            "image − header px")
         for r in rows:
             table.add_row(os.path.basename(r["path"]), f"{r['x']:.1f}", f"{r['y']:.1f}",
                           "—" if r["uncertainty"] is None else f"{r['uncertainty']:.1f}",

@@ -33,6 +33,9 @@ class Centre:
         Estimated 1σ error in pixels of the same array, where the method can estimate one.
     detail : str
         A short human-readable note (candidates tried, agreement, fallbacks).
+    image_x, image_y : float or None
+        The image's own estimate, in the same pixels, where the method weighed it against
+        the header (``auto``); None otherwise.
     """
 
     x: float
@@ -40,6 +43,8 @@ class Centre:
     method: str
     uncertainty: float | None = None
     detail: str = ""
+    image_x: float | None = None
+    image_y: float | None = None
 
 
 CentreMethod = Callable[..., Centre]
@@ -80,6 +85,9 @@ def locate_beam(frame: Frame, *, method: str = "auto", size: int = 512,
     centre = find_centre(norm.image, method=method, valid=norm.valid, header=header)
     x, y = norm.mapping.to_raw(centre.x, centre.y)
     unc = None if centre.uncertainty is None else centre.uncertainty / norm.mapping.scale
+    if centre.image_x is not None:
+        image = norm.mapping.to_raw(centre.image_x, centre.image_y)
+        centre = replace(centre, image_x=float(image[0]), image_y=float(image[1]))
     return replace(centre, x=float(x), y=float(y), uncertainty=unc)
 
 

@@ -29,14 +29,18 @@ def auto_centre(image, *, valid=None, header=None) -> Centre:
     edge = min(image.shape)
     distance = float(np.hypot(found.x - header[0], found.y - header[1]))
     sigma = found.uncertainty
+    own = {"image_x": found.x, "image_y": found.y}
+    px = f"px of the {edge}-px working image"
     if sigma is None or sigma > INFORMATIVE_FRACTION * edge:
         return Centre(header[0], header[1], "auto/header", None,
-                      f"image estimate ({found.method}) too uncertain to check the header")
+                      f"image estimate ({found.method}) too uncertain to check the header", **own)
     if distance <= max(AGREEMENT_FRACTION * edge, AGREEMENT_SIGMAS * sigma):
         return Centre(header[0], header[1], "auto/header", found.uncertainty,
-                      f"image ({found.method}) agrees within {distance:.1f} px")
+                      f"image ({found.method}) agrees within {distance:.1f} {px}", **own)
     if sigma < AGREEMENT_FRACTION * edge:
         return Centre(found.x, found.y, f"auto/{found.method}", sigma,
-                      f"header disagrees by {distance:.1f} px; image estimate is confident")
+                      f"header disagrees by {distance:.1f} {px}; image estimate is confident",
+                      **own)
     return Centre(header[0], header[1], "auto/header", None,
-                  f"image estimate ({found.method}) uncertain; header {distance:.1f} px away")
+                  f"image estimate ({found.method}) uncertain; header {distance:.1f} {px} "
+                  "away", **own)
