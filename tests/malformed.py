@@ -92,11 +92,12 @@ def _header_end(data: bytes, suffix: str) -> int:
     return 8
 
 
-def _damage(corpus: Corpus, stem: str, suffix: str, data: bytes, n_flips: int = 6) -> None:
+def _damage(corpus: Corpus, stem: str, suffix: str, data: bytes, n_flips: int = 6,
+            cuts: tuple[float, ...] = TRUNCATE) -> None:
     """Truncations, byte flips in the header and the data, and damaged compression."""
     rng = corpus.rng
     start = _header_end(data, suffix)
-    for f in TRUNCATE:
+    for f in cuts:
         corpus.add(f"{stem}_cut{f:g}{suffix}", data[:max(int(len(data) * f), 1)], "error",
                    f"truncated to {f:g} of its length")
     corpus.add(f"{stem}_headeronly{suffix}", data[:start], "error", "header without data")
@@ -315,7 +316,8 @@ def build_corpus(out, shared=None, *, sample: bool = False, seed: int = 7) -> li
     base = _base_files(corpus.rng)
     for suffix, data in base.items():
         corpus.add(f"good{suffix}", data, "read", f"good {suffix} file")
-        _damage(corpus, f"ours_{suffix[1:]}", suffix, data, n_flips=2 if sample else 12)
+        _damage(corpus, f"ours_{suffix[1:]}", suffix, data, n_flips=1 if sample else 12,
+                cuts=TRUNCATE[1::2] if sample else TRUNCATE)
     _header_edits(corpus, base[".cbf"])
     _smv_edits(corpus, base[".img"])
     _edf_edits(corpus, base[".edf"])

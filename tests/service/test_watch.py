@@ -120,3 +120,17 @@ def test_an_hdf5_master_waits_for_its_data_files(tmp_path):
         assert not _complete(str(master), pool)  # the detector has not written its data yet
         hidden.rename(data)
         assert _complete(str(master), pool)
+
+
+def test_a_file_deleted_before_it_is_read_is_skipped(tmp_path, smoke_model_path):
+    watched = tmp_path / "run"
+    write_simulated(watched, 2, seed=34, detector="square256", fmt="cbf")
+    watcher = Watcher([watched], connect(str(tmp_path / "w.sqlite")),
+                      scan_options=ScanOptions(model_path=str(smoke_model_path), heatmaps=False))
+    first, second = sorted(watched.glob("*.cbf"))
+    second.unlink()  # the detector's clean-up, between listing and reading
+    try:
+        assert watcher.process_files([str(first), str(second)]) == 1
+    finally:
+        watcher.pool.close()
+    assert [path for path, _, _ in _frames(watcher.engine)] == [str(first)]
