@@ -89,7 +89,7 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
     options = ScanOptions(model_path=model, centre_method=centre_method, rings=rings,
                           witnesses=witnesses, heatmaps=heatmaps,
                           heatmap_every=heatmap_every, device=device, tta=tta)
-    try:  # a bad model is one line before any worker starts; an in-process scan reuses it
+    try:  # a bad model is one line before any worker starts
         model_for(options)
     except MxqcError as exc:
         err_console.print(f"[red]error[/red] {exc}")

@@ -78,11 +78,8 @@ def _serve(conn, memory_gb: float, initializer, initargs) -> None:
         fn, batch = task
         try:
             result = fn(batch, started=lambda i: conn.send(("unit", i)))
-        except MemoryError:
-            conn.send(("raised", "ran out of memory (the worker's limit)"))
-            continue
         except Exception as exc:  # blamed on the unit in hand, like a crash
-            conn.send(("raised", f"{type(exc).__name__}: {exc}"))
+            conn.send(("raised", error_message(exc)))
             continue
         conn.send(("done", result))
 
