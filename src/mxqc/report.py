@@ -20,25 +20,38 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def _series_plots(sweeps) -> list[dict]:
-    """Per-class probability along the frame number, one figure per sweep of ≥ 3 frames."""
+def _sweep_strips(sweeps, thresholds: dict) -> list[dict]:
+    """One strip per sweep of ≥ 3 frames: frames along x, classes along y, colour the
+    probability relative to the class's threshold (white at the threshold, red above it),
+    so that 0.55 under a threshold of 0.93 does not look like an alarm; grey where the
+    sweep has no frame."""
+    import numpy as np
+    from matplotlib import colormaps
+    from matplotlib.colors import TwoSlopeNorm
     from matplotlib.figure import Figure
 
-    plots = []
+    limits = np.array([thresholds.get(c, 0.5) for c in CLASSES])[:, None]
+    strips = []
     for sweep in sweeps:
         if sweep.frames < 3:
             continue
-        fig = Figure(figsize=(10, 2.8), layout="constrained")
+        first, numbers = sweep.numbers[0], np.asarray(sweep.numbers)
+        ratio = np.full((len(CLASSES), numbers[-1] - first + 1), np.nan)  # grey: no frame
+        ratio[:, numbers - first] = np.array([sweep.p[c] for c in CLASSES], float) / limits
+        fig = Figure(figsize=(10, 2.2), layout="constrained")
         ax = fig.add_subplot()
-        for name in CLASSES:
-            ax.plot(sweep.numbers, sweep.p[name], label=name, lw=1.2)
-        ax.set(xlabel="frame", ylabel="probability", ylim=(-0.02, 1.02),
-               title=f"{sweep.label} ({sweep.frames} frames) — {os.path.dirname(sweep.name)}")
-        ax.legend(fontsize=7, ncol=4, loc="upper right")
+        colours = colormaps["RdBu_r"].with_extremes(bad="#dddddd")
+        shown = ax.imshow(ratio, aspect="auto", interpolation="nearest", cmap=colours,
+                          norm=TwoSlopeNorm(1.0, 0.0, 2.0),
+                          extent=(first - 0.5, numbers[-1] + 0.5, len(CLASSES) - 0.5, -0.5))
+        ax.set_yticks(range(len(CLASSES)), [c.replace("_", " ") for c in CLASSES], fontsize=8)
+        ax.set(xlabel="frame", title=f"{sweep.label} ({sweep.frames} frames) — "
+                                     f"{os.path.dirname(sweep.name)}")
+        fig.colorbar(shown, ax=ax, pad=0.01, label="p ÷ threshold")
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=80)
-        plots.append({"title": sweep.label, "image": _data_uri(buf.getvalue())})
-    return plots
+        strips.append({"title": sweep.label, "image": _data_uri(buf.getvalue())})
+    return strips
 
 
 def _read_rows(out: Path) -> tuple[list[dict], dict]:
@@ -93,7 +106,7 @@ def write_report(out_dir) -> Path:
         classes=CLASSES, descriptions=CLASS_DESCRIPTIONS, table=table,
         table_note=(f"{len(shown)} of {len(ok)} frames shown (every flagged frame first, then "
                     "a sample); results.csv has them all") if len(shown) < len(ok) else "",
-        plots=_series_plots(sweeps), sweeps=sweeps,
+        plots=_sweep_strips(sweeps, meta.get("thresholds") or {}), sweeps=sweeps,
         created=datetime.datetime.now().isoformat(timespec="seconds"),
         directory=str(out.resolve()))
     path = out / "report.html"

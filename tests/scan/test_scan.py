@@ -202,3 +202,20 @@ def test_a_gpu_asked_for_where_there_is_none_is_one_line_and_exit_1(tmp_path):
                                           "--device", device])
         assert result.exit_code == 1 and said in result.output
         assert "Traceback" not in result.output
+
+
+def test_the_report_draws_each_sweep_against_the_thresholds_it_used(beamline_dir, tmp_path,
+                                                                      smoke_model_path):
+    from mxqc.learn import load_model
+
+    out = tmp_path / "scan"
+    result = runner.invoke(app, ["scan", str(beamline_dir / "h5"), "--out", str(out),
+                                 "--model", str(smoke_model_path), "--no-heatmaps"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads(pq.read_schema(out / "results.parquet").metadata[b"mxqc"])
+    model = load_model(str(smoke_model_path))
+    used = dict(zip(CLASSES, model.thresholds.tolist(), strict=True))
+    assert meta["thresholds"] == pytest.approx(used)
+    html = (out / "report.html").read_text()
+    strips = html.split("<h2>Each sweep, frame by frame</h2>")[1].split("<h2>")[0]
+    assert strips.count("data:image/png;base64,") == 1  # the 4-frame sweep's strip

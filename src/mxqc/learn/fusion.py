@@ -114,15 +114,21 @@ def fused_probabilities(model, cnn: np.ndarray, rows) -> tuple[np.ndarray, np.nd
     probabilities are ``cnn``: fused for the rows with witness features where the model
     carries a fusion, the CNN's (and its thresholds) for the others."""
     spec = model.metadata.get("fusion")
-    thresholds = np.tile(np.asarray(model.thresholds, float), (len(rows), 1))
     witnessed = np.array(["w_spots" in r for r in rows], bool)
+    thresholds = np.array([effective_thresholds(model, w) for w in witnessed]).reshape(-1, 7)
     if not spec or not witnessed.any():
         return cnn, thresholds
     probs = np.array(cnn, float, copy=True)
     probs[witnessed] = apply_fusion(spec, cnn[witnessed], [r for r, w in zip(rows, witnessed,
                                                                               strict=True) if w])
-    thresholds[witnessed] = spec["thresholds"]
     return probs, thresholds
+
+
+def effective_thresholds(model, witnessed: bool) -> np.ndarray:
+    """The per-class thresholds a frame's verdict uses: the fusion's for a frame with
+    witness features where the model has a fusion, the network's otherwise."""
+    spec = model.metadata.get("fusion")
+    return np.asarray(spec["thresholds"] if spec and witnessed else model.thresholds, float)
 
 
 def labelled_rows(scan_dir, labels_path=None) -> tuple[list[dict], np.ndarray, np.ndarray]:

@@ -145,6 +145,11 @@ def _metadata(rows, options: ScanOptions) -> dict:
     models = Counter((r.get("model"), r.get("model_version")) for r in rows if r.get("model"))
     (name, version), _ = models.most_common(1)[0] if models else ((None, None), 0)
     from mxqc import __version__
+    from mxqc.learn.fusion import effective_thresholds
+    from mxqc.scan.analyse import model_for
 
+    # the thresholds the verdicts used, so the report can show how near each frame came
+    thresholds = effective_thresholds(model_for(options), options.witnesses)
     return {"model": name, "model_version": version, "mxqc_version": __version__,
-            "tta": options.tta}
+            "tta": options.tta, "thresholds": dict(zip(CLASSES, thresholds.tolist(),
+                                                       strict=True))}
