@@ -14,6 +14,8 @@ from mxqc.scan.sweeps import group_sweeps
 
 MAX_TABLE_ROWS = 2000  # flagged frames first, then a sample; the full table is results.csv
 MAX_THUMBNAILS = 300
+SHORT_NAMES = dict(zip(CLASSES, ("loop", "bg ring", "strong bg", "diffuse", "artefact",
+                                 "ice", "detector"), strict=True))  # column heads that fit
 
 
 def _data_uri(png: bytes) -> str:
@@ -74,6 +76,29 @@ def flagged_evidence(row) -> list[tuple[str, str]]:
     return [(c, row.get(f"evidence_{c}") or alone) for c in CLASSES if row.get(c)]
 
 
+def _breakable(name: str):
+    """A file name that may wrap after its underscores (the frame table must fit)."""
+    from markupsafe import Markup, escape
+
+    return Markup("_<wbr>").join(escape(part) for part in name.split("_"))
+
+
+def _why_no_heatmap(row, heat, meta: dict) -> str:
+    """Why a flagged frame shows no heatmap, for the page to say."""
+    if not row["n_anomalies"] or any(uri for _, uri in heat):
+        return ""
+    if heat:
+        return f"heatmaps are in the images folder (the page embeds the first {MAX_THUMBNAILS})"
+    if meta.get("heatmaps") is False:
+        return "no heatmaps: the scan ran with --no-heatmaps"
+    every = meta.get("heatmap_every")
+    if every is None:
+        return "no heatmap: not among the frames explained"
+    if every > 1:
+        return f"no heatmap: one in {every} flagged frames is explained (--heatmap-every)"
+    return "no heatmap: this model cannot draw them (Cartesian CNNs only)"
+
+
 def write_report(out_dir) -> Path:
     """Write ``out_dir/report.html`` from ``results.parquet`` and the images folder."""
     from jinja2 import Environment, PackageLoader, select_autoescape
@@ -93,17 +118,18 @@ def write_report(out_dir) -> Path:
     for i, r in enumerate(shown):
         heat = [(name, _thumbnail(out, rel) if i < MAX_THUMBNAILS else None) for name, rel in
                 (h.split("=", 1) for h in (r["heatmaps"] or "").split(";") if "=" in h)]
-        table.append({"row": r, "name": Path(r["file"]).name,
+        table.append({"row": r, "name": _breakable(Path(r["file"]).name),
                       "thumbnail": _thumbnail(out, r["thumbnail"]) if i < MAX_THUMBNAILS
                       else None,
                       "heatmaps": [h for h in heat if h[1]],
+                      "no_heatmap": _why_no_heatmap(r, heat, meta),
                       "classes": " ".join(c for c in CLASSES if r[c]),
                       "evidence": flagged_evidence(r)})
     env = Environment(loader=PackageLoader("mxqc", "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
     html = env.get_template("report.html.j2").render(
         meta=meta, frames=len(rows), ok=len(ok), errors=errors, counts=counts,
-        classes=CLASSES, descriptions=CLASS_DESCRIPTIONS, table=table,
+        classes=CLASSES, descriptions=CLASS_DESCRIPTIONS, table=table, short=SHORT_NAMES,
         table_note=(f"{len(shown)} of {len(ok)} frames shown (every flagged frame first, then "
                     "a sample); results.csv has them all") if len(shown) < len(ok) else "",
         plots=_sweep_strips(sweeps, meta.get("thresholds") or {}), sweeps=sweeps,

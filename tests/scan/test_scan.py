@@ -219,3 +219,4 @@ def test_the_report_draws_each_sweep_against_the_thresholds_it_used(beamline_dir
     html = (out / "report.html").read_text()
     strips = html.split("<h2>Each sweep, frame by frame</h2>")[1].split("<h2>")[0]
     assert strips.count("data:image/png;base64,") == 1  # the 4-frame sweep's strip
+    assert all(r["thumbnail"] for r in _rows(out))  # a small scan: every frame has one

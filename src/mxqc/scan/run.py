@@ -21,6 +21,7 @@ from mxqc.scan.results import Journal, write_tables
 from mxqc.threads import limit_threads
 
 IMAGES_DIR = "images"
+SMALL_SCAN = 300  # frames: every one gets a thumbnail (the report embeds up to 300)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,8 @@ def scan(paths, out_dir, *, options: ScanOptions | None = None, frames: slice | 
         new_errors = [e for e in file_errors if (e["file"], e["frame"]) not in done]
         if new_errors:
             journal.append(new_errors)
+        if len(units) <= SMALL_SCAN:  # a thumbnail for every frame of a small scan
+            options = replace(options, sample_every=1)
         batches = _batches(todo, batch_size)
         rows_source = (_dask(batches, options, dask) if dask
                        else analyse_guarded(pool, batches, options))
@@ -151,5 +154,6 @@ def _metadata(rows, options: ScanOptions) -> dict:
     # the thresholds the verdicts used, so the report can show how near each frame came
     thresholds = effective_thresholds(model_for(options), options.witnesses)
     return {"model": name, "model_version": version, "mxqc_version": __version__,
-            "tta": options.tta, "thresholds": dict(zip(CLASSES, thresholds.tolist(),
-                                                       strict=True))}
+            "tta": options.tta, "heatmaps": options.heatmaps,
+            "heatmap_every": options.heatmap_every,
+            "thresholds": dict(zip(CLASSES, thresholds.tolist(), strict=True))}
