@@ -118,6 +118,8 @@ def test_report_renders_with_the_frames(beamline_dir, tmp_path, smoke_model_path
     assert html.index("<h2>Sweeps</h2>") < html.index("<h2>Summary</h2>")
     assert "sim_1_000000.cbf (1 frame): " in result.output
     assert (out / "sweeps.csv").read_text().count("\n") == 1 + 3
+    sweeps = pq.read_table(out / "sweeps.parquet").to_pylist()
+    assert len(sweeps) == 3 and {s["frames"] for s in sweeps} == {1}
 
 
 def test_test_time_views_are_checked_and_recorded(beamline_dir, tmp_path, smoke_model_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from mxqc.classes import CLASSES
-from mxqc.scan.sweeps import write_sweeps
+from mxqc.scan.sweeps import sweep_records, write_sweeps
 from mxqc.witness import SPOT_COLUMNS, feature_columns
 
 JOURNAL = "results.jsonl"
@@ -89,7 +89,7 @@ def table(rows):
 
 def write_tables(out_dir, rows, *, metadata: dict) -> dict[str, Path]:
     """``results.csv``, ``results.parquet`` (model metadata in the schema), ``errors.csv``
-    and ``sweeps.csv`` (what each sweep shows per class)."""
+    and ``sweeps.csv``/``sweeps.parquet`` (what each sweep shows per class)."""
     import csv
 
     import pyarrow as pa
@@ -120,5 +120,8 @@ def write_tables(out_dir, rows, *, metadata: dict) -> dict[str, Path]:
                      "error": [r["error"] for r in errors]}
     written["errors"] = _atomic(out / "errors.csv", lambda p: write_csv(
         p, ("file", "frame", "error"), error_columns))
-    written["sweeps"] = _atomic(out / "sweeps.csv", lambda p: write_sweeps(p, rows))
+    sweeps = sweep_records(rows)
+    written["sweeps"] = _atomic(out / "sweeps.csv", lambda p: write_sweeps(p, sweeps))
+    written["sweeps parquet"] = _atomic(out / "sweeps.parquet", lambda p: pq.write_table(
+        pa.Table.from_pylist(sweeps), p))
     return written

@@ -153,21 +153,30 @@ def frame_ranges(numbers) -> str:
     return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
 
 
-def write_sweeps(path, rows) -> None:
-    """``sweeps.csv`` at ``path``: one row per sweep, per class the frames flagged, their
-    ranges, the highest probability and the strongest frame's evidence, and the sweep's
-    call (``ClassInSweep``)."""
+def sweep_records(rows) -> list[dict]:
+    """One record per sweep: per class the sweep's call and probability, the frames held
+    and flagged, their ranges, the highest probability and the strongest frame's evidence
+    (``ClassInSweep``); the rows of ``sweeps.csv`` and ``sweeps.parquet``."""
+    records = []
+    for s in group_sweeps(rows):
+        record = {"sweep": s.name, "label": s.label, "frames": s.frames, "first": s.first,
+                  "last": s.last}
+        for c in CLASSES:
+            k = s.classes[c]
+            record |= {c: int(k.call), f"{c}_p_sweep": round(k.p_sweep, 4),
+                       f"{c}_held": k.held, f"{c}_flagged": k.flagged, f"{c}_frames": k.ranges,
+                       f"{c}_max_p": round(k.max_p, 4), f"{c}_evidence": k.evidence}
+        records.append(record)
+    return records
+
+
+def write_sweeps(path, records: list[dict]) -> None:
+    """``sweeps.csv`` at ``path`` from :func:`sweep_records`."""
     header = ["sweep", "label", "frames", "first", "last"]
     for c in CLASSES:
         header += [c, f"{c}_p_sweep", f"{c}_held", f"{c}_flagged", f"{c}_frames",
                    f"{c}_max_p", f"{c}_evidence"]
     with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        for s in group_sweeps(rows):
-            line = [s.name, s.label, s.frames, s.first, s.last]
-            for c in CLASSES:
-                k = s.classes[c]
-                line += [int(k.call), round(k.p_sweep, 4), k.held, k.flagged, k.ranges,
-                         round(k.max_p, 4), k.evidence]
-            writer.writerow(line)
+        writer = csv.DictWriter(f, header)
+        writer.writeheader()
+        writer.writerows(records)

@@ -6,9 +6,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from contextlib import contextmanager
-
-import httpx
 
 
 def free_port() -> int:
@@ -29,10 +29,11 @@ def serve_subprocess(*args: str, start_timeout_s: float = 120.0, **popen):
     try:
         deadline = time.time() + start_timeout_s
         while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
+            try:  # the standard library: a plain install has no HTTP client package
+                with urllib.request.urlopen(url + "/healthz", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
                 pass
             if server.poll() is not None or time.time() > deadline:
                 raise RuntimeError(f"mxqc serve did not become healthy ({' '.join(command)})")
