@@ -51,6 +51,9 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
              help="Skip frames already in OUT's journal.")] = False,
          centre_method: Annotated[str, typer.Option(
              "--centre", help="Centre method.")] = "auto",
+         sweep_centre: Annotated[bool, typer.Option(
+             help="With --centre auto: a sweep whose header centres its own frames do not "
+                  "confirm takes its centre from the sum of its frames.")] = True,
          rings: Annotated[bool, typer.Option(help="Training-free ring analysis.")] = True,
          witnesses: Annotated[bool, typer.Option(
              help="Physical evidence per class (spots, rings, lines, module gains) and its "
@@ -86,9 +89,9 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
         from mxqc.cli_learn import load_with_views
 
         load_with_views(model, tta)
-    options = ScanOptions(model_path=model, centre_method=centre_method, rings=rings,
-                          witnesses=witnesses, heatmaps=heatmaps,
-                          heatmap_every=heatmap_every, device=device, tta=tta)
+    options = ScanOptions(model_path=model, centre_method=centre_method,
+                          sweep_centre=sweep_centre, rings=rings, witnesses=witnesses,
+                          heatmaps=heatmaps, heatmap_every=heatmap_every, device=device, tta=tta)
     try:  # a bad model is one line before any worker starts
         model_for(options)
     except MxqcError as exc:
@@ -127,8 +130,10 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
     console.print(table)
     _print_sweeps(out)
     rate = summary.analysed / summary.seconds if summary.seconds else 0
+    again = (f", {summary.recentred} of them again with their sweep's centre"
+             if summary.recentred else "")
     console.print(f"analysed {summary.analysed} frames in {summary.seconds:.1f} s "
-                  f"({rate:.1f} frames/s); {summary.skipped} already done")
+                  f"({rate:.1f} frames/s{again}); {summary.skipped} already done")
     if report and summary.tables:
         from mxqc.report import write_report
 

@@ -22,11 +22,13 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def _sweep_strips(sweeps, thresholds: dict) -> list[dict]:
+def _sweep_strips(sweeps, thresholds: dict, rows_shown: dict) -> list[dict]:
     """One strip per sweep of ≥ 3 frames: frames along x, classes along y, colour the
     probability relative to the class's threshold (white at the threshold, red above it),
     so that 0.55 under a threshold of 0.93 does not look like an alarm; grey where the
-    sweep has no frame."""
+    sweep has no frame. Each strip carries where its axes lie in the image (fractions) and
+    the frame table's row id of each of its frames that the table shows (``rows_shown``:
+    (file, frame) → id), so that a click on a frame opens it."""
     import numpy as np
     from matplotlib import colormaps
     from matplotlib.colors import TwoSlopeNorm
@@ -52,7 +54,13 @@ def _sweep_strips(sweeps, thresholds: dict) -> list[dict]:
         fig.colorbar(shown, ax=ax, pad=0.01, label="p ÷ threshold")
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=80)
-        strips.append({"title": sweep.label, "image": _data_uri(buf.getvalue())})
+        box = ax.get_position()  # after the layout, in figure fractions from bottom left
+        click = {"x0": box.x0, "x1": box.x1, "y0": 1 - box.y1, "y1": 1 - box.y0,
+                 "first": int(first), "last": int(numbers[-1]),
+                 "rows": {int(n): rows_shown[key] for n, key in zip(
+                     sweep.numbers, sweep.keys, strict=True) if key in rows_shown}}
+        strips.append({"title": sweep.label, "image": _data_uri(buf.getvalue()),
+                       "click": json.dumps(click)})
     return strips
 
 
@@ -114,8 +122,9 @@ def write_report(out_dir) -> Path:
     unflagged = [r for r in ok if not r["n_anomalies"]]
     step = max(1, len(unflagged) // max(MAX_TABLE_ROWS - len(flagged), 1))
     shown = (flagged + unflagged[::step])[:MAX_TABLE_ROWS]
-    table = []
+    table, rows_shown = [], {}
     for i, r in enumerate(shown):
+        rows_shown[(r["file"], r["frame"])] = f"frame-{i}"
         heat = [(name, _thumbnail(out, rel) if i < MAX_THUMBNAILS else None) for name, rel in
                 (h.split("=", 1) for h in (r["heatmaps"] or "").split(";") if "=" in h)]
         table.append({"row": r, "name": _breakable(Path(r["file"]).name),
@@ -132,7 +141,7 @@ def write_report(out_dir) -> Path:
         classes=CLASSES, descriptions=CLASS_DESCRIPTIONS, table=table, short=SHORT_NAMES,
         table_note=(f"{len(shown)} of {len(ok)} frames shown (every flagged frame first, then "
                     "a sample); results.csv has them all") if len(shown) < len(ok) else "",
-        plots=_sweep_strips(sweeps, meta.get("thresholds") or {}), sweeps=sweeps,
+        plots=_sweep_strips(sweeps, meta.get("thresholds") or {}, rows_shown), sweeps=sweeps,
         created=datetime.datetime.now().isoformat(timespec="seconds"),
         directory=str(out.resolve()))
     path = out / "report.html"

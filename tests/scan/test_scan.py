@@ -1,8 +1,10 @@
 """mxqc scan over real files written by our writers, with bad files among them."""
 
 import csv
+import html as html_lib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -222,3 +224,9 @@ def test_the_report_draws_each_sweep_against_the_thresholds_it_used(beamline_dir
     strips = html.split("<h2>Each sweep, frame by frame</h2>")[1].split("<h2>")[0]
     assert strips.count("data:image/png;base64,") == 1  # the 4-frame sweep's strip
     assert all(r["thumbnail"] for r in _rows(out))  # a small scan: every frame has one
+    # a click on a frame of the strip opens that frame's row: the strip knows both
+    click = json.loads(html_lib.unescape(re.search(r'data-click="([^"]+)"', strips)[1]))
+    assert (click["first"], click["last"]) == (0, 3)
+    assert 0 < click["x0"] < click["x1"] < 1 and 0 < click["y0"] < click["y1"] < 1
+    assert sorted(click["rows"]) == ["0", "1", "2", "3"]
+    assert all(f'id="{row}"' in html for row in click["rows"].values())

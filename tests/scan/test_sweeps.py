@@ -72,3 +72,20 @@ def test_the_sweep_call_reads_frames_with_their_neighbours():
     assert ice.flagged == 1 and not ice.call and ice.held == ""
     assert shutter.call and shutter.held == "4"
     assert water.call and water.held == "5–9" and water.p_sweep == 0.9
+
+
+def test_sweeps_csv_for_a_sweep_with_ice_from_frame_30_on(tmp_path):
+    ice = {n: 0.9 for n in range(30, 60)} | {12: 0.8, 41: 0.2}  # a lone flag, a lone miss
+    rows = [_row(f"/beam/run/xtal_{n:04d}.cbf", 0, ice_ring=ice.get(n, 0.05)) for n in range(60)]
+    rows[44]["p_ice_ring"] = 0.99
+    rows[44]["evidence_ice_ring"] = "ice rings at 3.90, 3.67, 3.44 Å (3 full)"
+    written = write_tables(tmp_path, rows, metadata={})["sweeps"]
+    with open(written, newline="") as f:
+        (record,) = csv.DictReader(f)
+    assert (record["label"], record["frames"], record["first"], record["last"]) == \
+        ("xtal_#", "60", "0", "59")
+    assert record["ice_ring"] == "1" and record["ice_ring_held"] == "30–59"
+    assert record["ice_ring_flagged"] == "30" and record["ice_ring_frames"] == "12, 30–40, 42–59"
+    assert record["ice_ring_max_p"] == "0.99"
+    assert record["ice_ring_evidence"].startswith("ice rings at 3.90")
+    assert record["background_ring"] == "0" and record["background_ring_held"] == ""

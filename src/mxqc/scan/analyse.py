@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import torch
 
-from mxqc.centre import locate_beam
+from mxqc.centre import Centre, locate_beam
 from mxqc.classes import CLASSES
 from mxqc.coords import ImageMapping
 from mxqc.errors import error_message
@@ -27,6 +27,7 @@ from mxqc.learn.fusion import fused_probabilities
 from mxqc.learn.model import CnnModel, Model
 from mxqc.normalise import normalise_frame
 from mxqc.scan import rings as ring_analysis
+from mxqc.scan.centres import centre_columns
 from mxqc.scan.explain import heatmaps, to_image
 from mxqc.witness import witness_frame, witness_row
 
@@ -39,6 +40,7 @@ class ScanOptions:
 
     model_path: str | None = None  # None: the default model
     centre_method: str = "auto"
+    sweep_centre: bool = True  # auto centres from the sweep's sum where the header is unconfirmed
     rings: bool = True
     witnesses: bool = True  # physical evidence per class (mxqc.witness); fusion needs it
     heatmaps: bool = True
@@ -87,8 +89,10 @@ def error_row(path, index, message, timings=None) -> dict:
             **(timings or {})}
 
 
-def _prepare(path: str, index: int, model: Model, options: ScanOptions):
-    """Read, normalise, centre and ring-analyse one frame; (row, image, image centre)."""
+def _prepare(path: str, index: int, model: Model, options: ScanOptions,
+             centre: Centre | None = None):
+    """Read, normalise, centre and ring-analyse one frame; (row, image, image centre).
+    ``centre``, where given (the sweep's), is used instead of the frame's own."""
     t = {}
     start = time.perf_counter()
     frame = read_frame(path, index)
@@ -97,16 +101,13 @@ def _prepare(path: str, index: int, model: Model, options: ScanOptions):
     norm = normalise_frame(frame, **model.normalisation)
     t["t_normalise_ms"] = (time.perf_counter() - mark) * 1e3
     mark = time.perf_counter()
-    centre = locate_beam(frame, method=options.centre_method, normalised=norm)
+    if centre is None:
+        centre = locate_beam(frame, method=options.centre_method, normalised=norm)
     image_centre = norm.mapping.to_image(centre.x, centre.y)
     t["t_centre_ms"] = (time.perf_counter() - mark) * 1e3
     g = frame.geometry
     row = {"file": str(path), "frame": index, "status": "ok", "error": "",
-           "centre_x": round(centre.x, 2), "centre_y": round(centre.y, 2),
-           "centre_method": centre.method,
-           "centre_uncertainty_px": None if centre.uncertainty is None
-           else round(centre.uncertainty, 2),
-           "header_beam_x": g.beam_x, "header_beam_y": g.beam_y,
+           **centre_columns(centre), "header_beam_x": g.beam_x, "header_beam_y": g.beam_y,
            "distance_mm": g.distance_mm, "wavelength_a": g.wavelength_a,
            "warnings": "; ".join(frame.warnings)}
     found = None
@@ -134,8 +135,10 @@ def _prepare(path: str, index: int, model: Model, options: ScanOptions):
 
 
 def analyse_units(units, options: ScanOptions = ScanOptions(),
-                  started: Callable[[int], None] | None = None) -> list[dict]:
-    """Rows for (path, index) units; errors become rows, never exceptions.
+                  started: Callable[[int], None] | None = None,
+                  centres: dict[tuple[str, int], Centre] | None = None) -> list[dict]:
+    """Rows for (path, index) units; errors become rows, never exceptions. ``centres``
+    gives units a centre found elsewhere (their sweep's: ``mxqc.scan.centres``).
 
     ``started(i)`` is called before unit ``i`` and ``started(len(units))`` before the
     model's pass over the batch (the protocol of :class:`mxqc.guard.GuardedPool`).
@@ -145,12 +148,13 @@ def analyse_units(units, options: ScanOptions = ScanOptions(),
     started = started or (lambda i: None)
     torch.set_num_threads(options.threads)
     model = model_for(options)
-    rows, images, centres, good = [], [], [], []
+    rows, images, image_centres, good = [], [], [], []
     for i, (path, index) in enumerate(units):
         started(i)
         start = time.perf_counter()
         try:
-            row, image, centre = _prepare(path, index, model, options)
+            row, image, centre = _prepare(path, index, model, options,
+                                          (centres or {}).get((path, index)))
         except Exception as exc:  # one frame's failure is its row, whatever raised it
             rows.append(error_row(path, index, error_message(exc),
                                   {"t_read_ms": (time.perf_counter() - start) * 1e3}))
@@ -158,10 +162,11 @@ def analyse_units(units, options: ScanOptions = ScanOptions(),
         good.append(len(rows))
         rows.append(row)
         images.append(image)
-        centres.append(centre)
+        image_centres.append(centre)
     started(len(units))
     if good:
-        _classify(model, np.stack(images), np.array(centres), [rows[i] for i in good], options)
+        _classify(model, np.stack(images), np.array(image_centres), [rows[i] for i in good],
+                  options)
     meta = {"model": model.name, "model_version": model.metadata.get("mxqc_version", "")}
     return [row | meta for row in rows]
 

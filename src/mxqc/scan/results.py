@@ -26,8 +26,8 @@ COLUMNS = ("file", "frame", "status", "error", *(f"p_{c}" for c in CLASSES), *CL
            "rings_ice_d_a", "rings_water_d_a", "rings_low_resolution_d_a", "rings",
            *(f"evidence_{c}" for c in CLASSES), *_TIMINGS, "thumbnail", "heatmaps",
            "model", "model_version", *(f"p_cnn_{c}" for c in CLASSES), *SPOT_COLUMNS,
-           *feature_columns(), "warnings")
-_INTEGER = {"frame", "n_anomalies", *CLASSES, "n_spots", "hot_pixels"}
+           *feature_columns(), "warnings", "centre_frames")
+_INTEGER = {"frame", "n_anomalies", *CLASSES, "n_spots", "hot_pixels", "centre_frames"}
 _FLOAT = {*(f"p_{c}" for c in CLASSES), *(f"p_cnn_{c}" for c in CLASSES), "centre_x",
           "centre_y", "centre_uncertainty_px", "header_beam_x", "header_beam_y", "distance_mm",
           "wavelength_a", *_TIMINGS, "resolution_a", "spot_i_sigma", "background_counts",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -17,6 +17,7 @@ from mxqc.guard import Failure, GuardedPool, Limits, map_each
 from mxqc.io import count_frames
 from mxqc.paths import expand_paths
 from mxqc.scan.analyse import ScanOptions, analyse_units, error_row
+from mxqc.scan.centres import refine_centres
 from mxqc.scan.results import Journal, write_tables
 from mxqc.threads import limit_threads
 
@@ -27,7 +28,8 @@ SMALL_SCAN = 300  # frames: every one gets a thumbnail (the report embeds up to 
 @dataclass(frozen=True)
 class ScanSummary:
     frames: int  # frames with a result row (ok or error) after this run
-    analysed: int  # frames analysed by this run
+    analysed: int  # frames analysed by this run (those analysed again counted twice)
+    recentred: int  # frames analysed again with their sweep's centre
     skipped: int  # frames found done in the journal (--resume)
     failures: int  # error rows
     per_class: dict
@@ -65,15 +67,31 @@ def _batches(units, size):
     return [units[i:i + size] for i in range(0, len(units), size)]
 
 
-def analyse_guarded(pool: GuardedPool, batches, options: ScanOptions):
+def analyse_guarded(pool: GuardedPool, batches, options: ScanOptions, centres=None):
     """Yield each batch's rows as it finishes; a unit that crashed or hung its worker
-    becomes an error row saying so."""
-    for event in pool.map(partial(analyse_units, options=options), batches):
+    becomes an error row saying so. ``centres``: as for ``analyse_units``."""
+    for event in pool.map(partial(analyse_units, options=options, centres=centres), batches):
         if isinstance(event, Failure):
             path, index = event.unit
             yield [error_row(path, index, f"{event.reason} while reading or analysing this frame")]
         else:
             yield event.result
+
+
+def centre_sweeps(pool: GuardedPool, journal: Journal, options: ScanOptions,
+                  batch_size: int = 16) -> Iterator[int]:
+    """Give each sweep that needs it its centre from the sweep's sum (``mxqc.scan.centres``)
+    and analyse again the frames it moves; yields the count of frames to analyse again, then
+    each batch's size as it is recorded. A frame whose second analysis fails keeps its first."""
+    if not (options.sweep_centre and options.centre_method == "auto"):
+        return
+    updated, again = refine_centres(pool, journal.rows(), options.centre_method)
+    if updated:
+        journal.append(updated)
+    yield len(again)
+    for rows in analyse_guarded(pool, _batches(sorted(again), batch_size), options, again):
+        journal.append([r for r in rows if r["status"] == "ok"])
+        yield len(rows)
 
 
 def _dask(batches, options, address: str):
@@ -125,7 +143,7 @@ def scan(paths, out_dir, *, options: ScanOptions | None = None, frames: slice | 
         batches = _batches(todo, batch_size)
         rows_source = (_dask(batches, options, dask) if dask
                        else analyse_guarded(pool, batches, options))
-        finished = 0
+        finished = recentred = 0
         if progress:
             progress(0, len(todo))
         try:
@@ -134,14 +152,20 @@ def scan(paths, out_dir, *, options: ScanOptions | None = None, frames: slice | 
                 finished += len(rows)
                 if progress:
                     progress(finished, len(todo))
+            again = centre_sweeps(pool, journal, options, batch_size)
+            recentred = next(again, 0)
+            for count in again:
+                finished += count
+                if progress:
+                    progress(finished, len(todo) + recentred)
         finally:
             rows = journal.rows()
             tables = write_tables(out, rows, metadata=_metadata(rows, options)) if rows else {}
     ok = [r for r in rows if r["status"] == "ok"]
     per_class = {c: sum(int(r.get(c) or 0) for r in ok) for c in CLASSES}
-    return ScanSummary(frames=len(rows), analysed=finished, skipped=len(units) - len(todo),
-                       failures=len(rows) - len(ok), per_class=per_class,
-                       seconds=time.perf_counter() - started, tables=tables)
+    return ScanSummary(frames=len(rows), analysed=finished, recentred=recentred,
+                       skipped=len(units) - len(todo), failures=len(rows) - len(ok),
+                       per_class=per_class, seconds=time.perf_counter() - started, tables=tables)
 
 
 def _metadata(rows, options: ScanOptions) -> dict:

@@ -79,6 +79,7 @@ class Sweep:
     classes: dict[str, ClassInSweep]
     numbers: tuple[int, ...]  # the frames' numbers, in order
     p: dict[str, tuple[float, ...]]  # per class, each frame's probability
+    keys: tuple[tuple[str, int], ...] = ()  # each frame's (file, frame index), in order
 
 
 def sweep_members(rows) -> list[tuple[str, str, list[tuple[int, dict]]]]:
@@ -135,7 +136,7 @@ def _sweep(name, label, members) -> Sweep:
     if len(members) == 1:  # a frame alone is named by its file
         label = Path(members[0][1]["file"]).name
     return Sweep(name, label, len(members), numbers[0], numbers[-1], classes,
-                 tuple(numbers), p)
+                 tuple(numbers), p, tuple((r["file"], r["frame"]) for _, r in members))
 
 
 def frame_ranges(numbers) -> str:

@@ -1,0 +1,96 @@
+"""The beam centre from the sweep: after a scan's frames are analysed one by one, each sweep
+whose frames lack a header centre that their own image confirmed gets its centre from the
+sum of its frames (``mxqc.centre.locate_sweep_beam``), used for every frame of the sweep.
+
+A frame whose own centre lies within one working-image pixel of the sweep's keeps its
+analysis and takes the sweep's centre in its row; a frame further off is analysed again
+with the sweep's centre (rings, witnesses and the network all depend on it). A frame alone
+keeps its own centre.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from mxqc.centre import Centre, locate_sweep_beam
+from mxqc.guard import GuardedPool, map_each
+from mxqc.io import read_frame
+from mxqc.scan.sweeps import sweep_members
+
+SAMPLE = 16  # frames summed per sweep, spread evenly over it: 4× the single frame's S/N
+TOLERANCE = 1 / 512  # of the detector's edge: one pixel of the 512² working image
+SWEEP = "sweep/"  # the centre_method prefix of a centre found on the sweep's sum
+
+
+def confirmed(row) -> bool:
+    """The frame's header centre was confirmed by its own image (``auto``), or the frame
+    already has its sweep's centre."""
+    method = row.get("centre_method") or ""
+    return method.startswith(SWEEP) or (
+        method == "auto/header" and row.get("centre_uncertainty_px") is not None)
+
+
+def sample(units, k: int = SAMPLE) -> list:
+    """Up to ``k`` of ``units``, evenly spread."""
+    if len(units) <= k:
+        return list(units)
+    return [units[i] for i in np.linspace(0, len(units) - 1, k).round().astype(int)]
+
+
+def sweep_centre(units, method: str = "auto") -> tuple[Centre, int]:
+    """The centre of the sum of the frames ``units`` ((file, frame) pairs), and the
+    detector's longer edge in pixels. Frames are read one at a time."""
+    shapes = []
+
+    def frames():
+        for path, index in units:
+            frame = read_frame(path, index)
+            shapes.append(frame.shape)
+            yield frame
+
+    centre = locate_sweep_beam(frames(), method=method)
+    return centre, max(shapes[0])
+
+
+def sweeps_to_centre(rows) -> list[list[dict]]:
+    """The ok rows of each sweep of two or more frames that some frame leaves unconfirmed."""
+    members = sweep_members(r for r in rows if r["status"] == "ok")
+    return [[row for _, row in run] for _, _, run in members
+            if len(run) > 1 and not all(confirmed(row) for _, row in run)]
+
+
+def centre_columns(centre: Centre) -> dict:
+    """A result row's centre columns; a centre found on a sum of frames is named so."""
+    return {"centre_x": round(centre.x, 2), "centre_y": round(centre.y, 2),
+            "centre_method": (SWEEP if centre.frames > 1 else "") + centre.method,
+            "centre_uncertainty_px": None if centre.uncertainty is None
+            else round(centre.uncertainty, 2), "centre_frames": centre.frames}
+
+
+def refine_centres(pool: GuardedPool, rows, method: str = "auto"
+                   ) -> tuple[list[dict], dict[tuple[str, int], Centre]]:
+    """Sweep centres for the sweeps of ``rows`` that need one.
+
+    Returns the rows that only take the sweep's centre (already updated), and the centre
+    of each (file, frame) to analyse again with it. The sums are made in ``pool``'s guarded
+    workers; a sweep whose sum cannot be read or centred keeps its frames' own centres.
+    """
+    sweeps = sweeps_to_centre(rows)
+    samples = [tuple(sample([(r["file"], r["frame"]) for r in sweep])) for sweep in sweeps]
+    found = {item: value for item, value, error in
+             map_each(pool, partial(sweep_centre, method=method), samples, batch_size=1)
+             if error is None}
+    updated, again = [], {}
+    for sweep, units in zip(sweeps, samples, strict=True):
+        if units not in found:
+            continue
+        centre, edge = found[units]
+        for row in sweep:
+            off = np.hypot(row["centre_x"] - centre.x, row["centre_y"] - centre.y)
+            if off <= TOLERANCE * edge:
+                updated.append(row | centre_columns(centre))
+            else:
+                again[(row["file"], row["frame"])] = centre
+    return updated, again
