@@ -94,8 +94,9 @@ def main():
             s_any.append(own[start:start + len(ms), j].any())
             s_call.append(held[start:start + len(ms), j].any())
             start += len(ms)
-        lines.append(f"| {c} | {truth[:, j].sum()} | {f1_score(truth[:, j], own[:, j], zero_division=0):.3f} | "
-                     f"{f1_score(truth[:, j], held[:, j], zero_division=0):.3f} | {sum(s_truth)} | "
+        frame_f1 = [f1_score(truth[:, j], calls[:, j], zero_division=0) for calls in (own, held)]
+        lines.append(f"| {c} | {truth[:, j].sum()} | {frame_f1[0]:.3f} | {frame_f1[1]:.3f} | "
+                     f"{sum(s_truth)} | "
                      f"{sweep_scores(s_truth, s_call)} | "
                      f"{f1_score(s_truth, s_any, zero_division=0):.3f} |")
     Path(args.out).write_text("\n".join(lines) + "\n")
