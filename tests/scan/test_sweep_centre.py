@@ -7,29 +7,25 @@ import numpy as np
 import pytest
 
 from mxqc.centre import locate_beam, locate_sweep_beam
-from mxqc.frame import Frame, Geometry
+from mxqc.frame import Frame
 from mxqc.io.writers import write_cbf
 from mxqc.scan import ScanOptions, scan
 from mxqc.scan.results import Journal
-from mxqc.simulate.generate import render_scene, simulate_frame
-from mxqc.simulate.sweep import sweep_frame
+from mxqc.simulate.sweep import simulate_sweep
 
 FRAMES = 16
 EXPOSURE = 0.3  # about 0.1 photons per pixel: a frame alone is too weak to centre
+SEED = 1
 
 
 @pytest.fixture(scope="module")
 def weak_sweep():
     """(true beam (x, y), frames without a header centre) of one weak simulated sweep."""
-    first = simulate_frame(2, detector="square1k", labels=(0,) * 7)
-    base = replace(first.scene, exposure=EXPOSURE)
-    rng = np.random.default_rng(2)
-    scenes = [base] + [sweep_frame(base, i, rng) for i in range(1, FRAMES)]
-    frames = [Frame(render_scene(s), Geometry(pixel_size_mm=s.model.pixel_size_mm,
-                                              distance_mm=s.distance_mm,
-                                              wavelength_a=s.wavelength_a))
-              for s in scenes]
-    return (base.beam_x, base.beam_y), frames
+    sweep = simulate_sweep(FRAMES, seed=SEED, detector="square1k", labels=(0,) * 7,
+                           exposure=EXPOSURE)
+    g = sweep[0].geometry
+    return (g.beam_x, g.beam_y), [Frame(f.counts, replace(g, beam_x=None, beam_y=None))
+                                  for f in sweep]
 
 
 def error(centre, beam) -> float:

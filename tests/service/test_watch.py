@@ -134,3 +134,49 @@ def test_a_file_deleted_before_it_is_read_is_skipped(tmp_path, smoke_model_path)
     finally:
         watcher.pool.close()
     assert [path for path, _, _ in _frames(watcher.engine)] == [str(first)]
+
+
+def _ice_rows(path, numbers, ice_from):
+    """Scan rows of single-frame files ``xtal_NNNN.cbf`` that show ice from ``ice_from`` on."""
+    from mxqc.classes import CLASSES
+
+    rows = []
+    for n in numbers:
+        row = {"file": str(path / f"xtal_{n:04d}.cbf"), "frame": 0, "status": "ok", "error": ""}
+        for c in CLASSES:
+            p = 0.95 if c == "ice_ring" and n >= ice_from else 0.05
+            row |= {f"p_{c}": p, c: int(p > 0.5), f"evidence_{c}": ""}
+        row["evidence_ice_ring"] = "ice rings at 3.90, 3.67, 3.44 Å" if n >= ice_from else ""
+        rows.append(row)
+    return rows
+
+
+def test_a_sweep_that_shows_ice_raises_one_alert_naming_its_frames(tmp_path):
+    watcher = Watcher([tmp_path], connect(str(tmp_path / "w.sqlite")),
+                      options=WatchOptions(alert_rates=()))
+    stat = (tmp_path / "w.sqlite").stat()
+    for start in range(0, 60, 10):  # files arrive ten at a time
+        for row in _ice_rows(tmp_path, range(start, start + 10), ice_from=30):
+            watcher._record(row["file"], stat, [row])
+    with watcher.engine.connect() as conn:
+        alerts = conn.execute(select(db.alerts)).all()
+    assert len(alerts) == 1  # once per sweep and class, however many frames follow
+    (alert,) = alerts
+    assert alert.class_name == "ice_ring" and alert.sweep == str(tmp_path / "xtal_")
+    assert "sweep xtal_#: held on frames 31, flagged on 30–31 so far" in alert.message
+    assert "3.90, 3.67" in alert.message
+
+
+def test_an_older_database_gains_the_new_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE alerts (id INTEGER PRIMARY KEY, dataset_id INTEGER NOT NULL, "
+                    "class_name VARCHAR(64) NOT NULL, rate FLOAT, window INTEGER, "
+                    "message TEXT, created FLOAT)")
+        old.execute("INSERT INTO alerts (dataset_id, class_name, message) VALUES (1, 'x', 'y')")
+    engine = connect(str(path))
+    with engine.connect() as conn:
+        (alert,) = conn.execute(select(db.alerts)).all()
+    assert alert.message == "y" and alert.sweep is None

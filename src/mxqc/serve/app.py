@@ -258,15 +258,13 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
                 raise HTTPException(404, f"no dataset {dataset_id}")
             alerts = conn.execute(select(db.alerts).where(db.alerts.c.dataset_id == dataset_id)
                                   .order_by(db.alerts.c.id.desc()).limit(20)).all()
-            latest = conn.execute(select(db.frames.c.row).where(
-                db.frames.c.dataset_id == dataset_id).order_by(db.frames.c.id.desc())
-                .limit(SWEEP_FRAMES)).scalars()
+            latest = db.latest_rows(conn, dataset_id, SWEEP_FRAMES)
             return {"id": found.id, "path": found.path,
                     "all": db.class_rates(conn, dataset_id),
                     "recent": db.class_rates(conn, dataset_id, window),
-                    "sweeps": [_sweep_json(s) for s in group_sweeps(map(json.loads, latest))],
+                    "sweeps": [_sweep_json(s) for s in group_sweeps(latest)],
                     "alerts": [{"class": a.class_name, "rate": a.rate, "message": a.message,
-                                "created": a.created} for a in alerts]}
+                                "sweep": a.sweep, "created": a.created} for a in alerts]}
 
     @app.get("/v1/frames", dependencies=[Depends(require_key)])
     def frames(dataset_id: int | None = None, flagged: str | None = Query(

@@ -32,13 +32,17 @@ ICE = CLASSES.index("ice_ring")
 
 
 def simulate_sweep(n: int, *, seed: int, detector: str, rates=None, labels=None,
-                   draws: int = DRAWS) -> list[SimulatedFrame]:
+                   draws: int = DRAWS, exposure: float | None = None) -> list[SimulatedFrame]:
     """``n`` frames of one sweep (``n`` = 1: a single frame), judged for visibility; the
     sweep draws ``labels`` (7 ints, canonical order), or labels drawn like RefleX's, and its
-    first frame is drawn up to ``draws`` times until they are visible (``draw_visible``)."""
+    first frame is drawn up to ``draws`` times until they are visible (``draw_visible``).
+    ``exposure`` (photons per unit of the intensity model; drawn from 0.3–30 if None) sets
+    how strong every frame is: 0.3 makes a sweep of frames too weak to centre alone."""
     rng = np.random.default_rng(seed)
     drawn = sample_labels(1, rng, rates)[0] if labels is None else labels
     first = draw_visible(rng, detector, drawn, seed=int(rng.integers(2**31)), draws=draws)
+    if exposure is not None:
+        first = judge_scene(replace(first.scene, exposure=exposure))
     if n == 1:
         return [first]
     base = first.scene

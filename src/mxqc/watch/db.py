@@ -25,7 +25,9 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine
 
@@ -66,7 +68,8 @@ alerts = Table(
     Column("dataset_id", ForeignKey("datasets.id"), nullable=False),
     Column("class_name", String(64), nullable=False),
     Column("rate", Float), Column("window", Integer), Column("message", Text),
-    Column("created", Float))
+    Column("created", Float),
+    Column("sweep", String(4096)))  # the sweep a sweep alert is about; None: a rate alert
 
 
 def default_database() -> str:
@@ -91,7 +94,22 @@ def connect(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()
     metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Columns added to a table since a database was made (``create_all`` makes only
+    missing tables): added as nullable columns, so an older database keeps working."""
+    found = inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            have = {c["name"] for c in found.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in have:
+                    kind = column.type.compile(engine.dialect)
+                    conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" '
+                                      f"{kind}"))
 
 
 def dataset_id(conn, path: str) -> int:
@@ -145,6 +163,13 @@ def class_rates(conn, dataset: int, window: int | None = None) -> dict:
     n = len(rows)
     return {"frames": n, **{c: (sum(r[i] or 0 for r in rows) / n if n else 0.0)
                             for i, c in enumerate(CLASSES)}}
+
+
+def latest_rows(conn, dataset: int, limit: int) -> list[dict]:
+    """The scan rows of the dataset's last ``limit`` frames recorded."""
+    query = (select(frames.c.row).where(frames.c.dataset_id == dataset)
+             .order_by(frames.c.id.desc()).limit(limit))
+    return [json.loads(row) for row in conn.execute(query).scalars()]
 
 
 def count(conn, table, *where) -> int:

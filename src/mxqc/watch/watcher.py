@@ -23,9 +23,11 @@ from mxqc.io import count_frames, read_frame
 from mxqc.paths import expand_paths
 from mxqc.scan.analyse import ScanOptions, error_row
 from mxqc.scan.run import analyse_guarded
+from mxqc.scan.sweeps import group_sweeps
 from mxqc.watch import db
 
 log = logging.getLogger("mxqc.watch")
+SWEEP_ALERT_FRAMES = 3  # a sweep shorter than this cannot read a frame with its neighbours
 CBF_END = b"--CIF-BINARY-FORMAT-SECTION----"
 
 
@@ -40,6 +42,9 @@ class WatchOptions:
     alert_window: int = 100
     alert_rates: tuple[tuple[str, float], ...] = (("ice_ring", 0.4), ("artifact", 0.5),
                                                   ("non_uniform_detector", 0.5))
+    # classes raised once per sweep when the sweep shows them (``mxqc.scan.sweeps``: frames
+    # read with their neighbours), judged on the dataset's last ``alert_window`` frames
+    sweep_alerts: tuple[str, ...] = ("ice_ring", "non_uniform_detector")
 
 
 def last_frame_reads(path: str) -> bool:
@@ -177,6 +182,7 @@ class Watcher:
             db.insert_frames_ignoring_duplicates(
                 conn, [db.frame_values(r, file_id, dataset) for r in rows])
             self._check_alerts(conn, dataset, dataset_path)
+            self._check_sweep_alerts(conn, dataset)
         bad = sum(r["status"] == "error" for r in rows)
         self.processed += len(rows) - bad
         self.errors += bad
@@ -201,6 +207,32 @@ class Watcher:
             conn.execute(db.alerts.insert().values(
                 dataset_id=dataset, class_name=name, rate=rates[name],
                 window=rates["frames"], message=message, created=time.time()))
+
+    def _check_sweep_alerts(self, conn, dataset: int) -> None:
+        """One alert per sweep (of ``SWEEP_ALERT_FRAMES`` or more) and class when the sweep
+        shows the class: which frames hold it, its probability and the strongest frame's
+        evidence. Frames alone are left to the rate alerts."""
+        if not self.options.sweep_alerts:
+            return
+        rows = db.latest_rows(conn, dataset, self.options.alert_window)
+        for sweep in group_sweeps(r for r in rows if r.get("status") == "ok"):
+            if sweep.frames < SWEEP_ALERT_FRAMES:
+                continue
+            key = sweep.name.split(" (")[0]  # a geometry run's frame range grows: not its key
+            for name in self.options.sweep_alerts:
+                shown = sweep.classes[name]
+                if not shown.call or conn.execute(select(db.alerts.c.id).where(
+                        (db.alerts.c.dataset_id == dataset) & (db.alerts.c.class_name == name)
+                        & (db.alerts.c.sweep == key))).first():
+                    continue
+                message = (f"{name.replace('_', ' ')} in sweep {sweep.label}: held on frames "
+                           f"{shown.held}, flagged on {shown.ranges} so far (p "
+                           f"{shown.p_sweep:.2f})"
+                           + (f": {shown.evidence}" if shown.evidence else ""))
+                log.warning("ALERT %s", message)
+                conn.execute(db.alerts.insert().values(
+                    dataset_id=dataset, class_name=name, rate=shown.p_sweep,
+                    window=sweep.frames, message=message, created=time.time(), sweep=key))
 
     # --- loop --------------------------------------------------------------------
     def run_once(self) -> int:
