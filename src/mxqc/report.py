@@ -18,8 +18,8 @@ SHORT_NAMES = dict(zip(CLASSES, ("loop", "bg ring", "strong bg", "diffuse", "art
                                  "ice", "detector"), strict=True))  # column heads that fit
 
 
-def _data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode()
+def _data_uri(data: bytes, kind: str = "png") -> str:
+    return f"data:image/{kind};base64," + base64.b64encode(data).decode()
 
 
 def _sweep_strips(sweeps, thresholds: dict, rows_shown: dict) -> list[dict]:
@@ -75,7 +75,8 @@ def _read_rows(out: Path) -> tuple[list[dict], dict]:
 def _thumbnail(out: Path, relative: str | None) -> str | None:
     if not relative or not (out / relative).is_file():
         return None
-    return _data_uri((out / relative).read_bytes())
+    kind = "jpeg" if relative.endswith(".jpg") else "png"
+    return _data_uri((out / relative).read_bytes(), kind)
 
 
 def flagged_evidence(row) -> list[tuple[str, str]]:

@@ -114,7 +114,7 @@ def test_report_renders_with_the_frames(beamline_dir, tmp_path, smoke_model_path
     html = (out / "report.html").read_text()
     for name in ("sim_1_000000.cbf", "sim_1_000002.cbf", "truncated_000001.cbf", "smoke"):
         assert name in html
-    assert html.count("data:image/png;base64,") >= 3  # thumbnails embedded: opens from disk
+    assert html.count("data:image/jpeg;base64,") >= 3  # thumbnails embedded: opens from disk
     assert "src=\"images/" not in html
     # each simulated frame has its own geometry: a sweep of its own, said first
     assert html.index("<h2>Sweeps</h2>") < html.index("<h2>Summary</h2>")

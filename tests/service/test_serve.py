@@ -25,7 +25,8 @@ def test_valid_frames_of_each_format(client, frames_dir, pattern):
     assert "spots" in data["evidence"]["strong_background"]  # the spot finder always says
     assert 0 < data["centre"]["x"] < 1024 and 0 < data["centre"]["y"] < 1024
     image = client.get(data["image_url"])
-    assert image.status_code == 200 and image.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert image.status_code == 200 and image.content[:3] == b"\xff\xd8\xff"  # a JPEG
+    assert image.headers["content-type"] == "image/jpeg"
 
 
 def test_content_decides_not_the_name(client, frames_dir):

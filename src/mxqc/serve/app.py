@@ -230,7 +230,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         path = state["data_dir"] / upload_id / "images" / name
         if not path.is_file():
             raise HTTPException(404, "no such image")
-        return FileResponse(path, media_type="image/png")
+        return FileResponse(path, media_type="image/jpeg" if name.endswith(".jpg")
+                            else "image/png")
 
     def engine():
         if state.get("engine") is None:
