@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mxqc.centre import CENTRE_METHODS, find_centre, locate_beam
+from mxqc.centre import CENTRE_METHODS, centre_method, find_centre, locate_beam
 from mxqc.errors import CentreError
 from mxqc.frame import Frame, Geometry
 from mxqc.normalise import normalise
@@ -51,7 +51,7 @@ def test_reflex_finds_the_beam_stop_end(centre, arm):
 
 def test_reflex_code_variant_runs_and_is_close():
     norm, truth = image_of((640.0, 420.0), 300.0)
-    found = CENTRE_METHODS["reflex"](norm.image, variant="code")
+    found = centre_method("reflex")(norm.image, variant="code")
     assert error(found, truth) < 10
 
 

@@ -11,6 +11,7 @@ a method on a raw Frame and converts the answer back to raw-frame pixels;
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -52,24 +53,32 @@ class Centre:
 
 
 CentreMethod = Callable[..., Centre]
-CENTRE_METHODS: dict[str, CentreMethod] = {}
+# name → (module, function); a method's module is imported the first time it is used
+_METHODS: dict[str, tuple[str, str]] = {
+    "auto": ("mxqc.centre.auto", "auto_centre"),
+    "symmetry": ("mxqc.centre.symmetry", "symmetry_centre"),
+    "reflex": ("mxqc.centre.reflex", "reflex_centre"),
+    "naive": ("mxqc.centre.simple", "naive"),
+    "header": ("mxqc.centre.simple", "header_centre"),
+}
+CENTRE_METHODS: tuple[str, ...] = tuple(_METHODS)
 
 
-def register(name: str):
-    def decorate(fn: CentreMethod) -> CentreMethod:
-        CENTRE_METHODS[name] = fn
-        return fn
-    return decorate
+def centre_method(name: str) -> CentreMethod:
+    """The centre method called ``name`` (one of ``CENTRE_METHODS``)."""
+    if name not in _METHODS:
+        raise ValueError(f"method must be one of {sorted(_METHODS)}, got {name!r}")
+    module, function = _METHODS[name]
+    return getattr(importlib.import_module(module), function)
 
 
 def find_centre(image: np.ndarray, *, method: str = "auto", valid: np.ndarray | None = None,
                 header: tuple[float, float] | None = None) -> Centre:
     """Run the centre method ``method`` on an 8-bit RefleX-polarity image."""
-    if method not in CENTRE_METHODS:
-        raise ValueError(f"method must be one of {sorted(CENTRE_METHODS)}, got {method!r}")
+    run = centre_method(method)
     if image.ndim != 2 or image.dtype != np.uint8:
         raise ValueError(f"image must be a 2-D uint8 array, got {image.dtype} {image.shape}")
-    return CENTRE_METHODS[method](image, valid=valid, header=header)
+    return run(image, valid=valid, header=header)
 
 
 def locate_beam(frame: Frame, *, method: str = "auto", size: int = 512,
@@ -127,5 +136,3 @@ def locate_sweep_beam(frames, *, method: str = "auto", size: int = 512,
     found = locate_beam(total, method=method, size=size, resize=resize)
     return replace(found, frames=n, detail=f"sum of {n} frames; {found.detail}")
 
-
-from mxqc.centre import auto, reflex, simple, symmetry  # noqa: E402,F401  (registration)

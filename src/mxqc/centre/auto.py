@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mxqc.centre import Centre, register
+from mxqc.centre import Centre
 from mxqc.centre.symmetry import symmetry_centre
 
 AGREEMENT_FRACTION = 0.01  # header and image agree within 1% of the image edge ...
@@ -12,7 +12,6 @@ AGREEMENT_SIGMAS = 3.0  # ... or within 3σ of the image estimate
 INFORMATIVE_FRACTION = 0.05  # an image estimate less certain than 5% of the edge says nothing
 
 
-@register("auto")
 def auto_centre(image, *, valid=None, header=None) -> Centre:
     """Header if the symmetry centre agrees with it; else the more trustworthy of the two.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from mxqc.centre import Centre, register
+from mxqc.centre import Centre
 
 N_RAYS = 256
 N_SAMPLES = 50
@@ -107,5 +107,3 @@ def reflex_centre(image, *, valid=None, header=None, k: float = 4.0,
     x, y = candidates[best]
     return Centre(float(x), float(y), "reflex", None, f"{len(candidates)} candidates")
 
-
-register("reflex")(reflex_centre)

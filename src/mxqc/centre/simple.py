@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from mxqc.centre import Centre, register
+from mxqc.centre import Centre
 from mxqc.errors import CentreError
 
 
-@register("naive")
 def naive(image, *, valid=None, header=None) -> Centre:
     """The image centre: the paper's baseline."""
     h, w = image.shape
     return Centre((w - 1) / 2.0, (h - 1) / 2.0, "naive")
 
 
-@register("header")
 def header_centre(image, *, valid=None, header=None) -> Centre:
     """The centre recorded in the file header, already scaled to ``image``."""
     if header is None:

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from scipy import fft
 
-from mxqc.centre import Centre, register
+from mxqc.centre import Centre
 from mxqc.centre.simple import naive
 
 MIN_SCORE = 0.05  # below this correlation the image has no usable symmetric structure
@@ -131,5 +131,3 @@ def _fallback(image, reason: str) -> Centre:
     return Centre(centre.x, centre.y, "symmetry/naive-fallback", None,
                   f"{reason}; used the image centre")
 
-
-register("symmetry")(symmetry_centre)

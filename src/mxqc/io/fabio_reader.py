@@ -15,7 +15,7 @@ from fabio import openimage
 from mxqc.errors import FrameReadError, describe_exception
 from mxqc.frame import Frame, FrameSource
 from mxqc.io import geometry, integrity
-from mxqc.io.registry import Reader, open_maybe_compressed, read_head, register
+from mxqc.io.reader import Reader, open_maybe_compressed, read_head
 
 _NOT_BY_NAME = {"binary"}  # raw bytes whose shape a caller must give; any .bin file is "one"
 _FABIO_EXTENSIONS = (".tif", ".tiff", ".edf", ".mccd", ".mar2300", ".mar3450", ".sfrm",
@@ -134,10 +134,10 @@ def _selected(index: int, n: int, frames: slice | None) -> bool:
     return frames is None or index in range(n)[frames]
 
 
-register(Reader("cbf", lambda head, name: head.startswith(b"###CBF")
-                or _strip_name(name).endswith(".cbf"), _read_cbf))
-register(Reader("smv", lambda head, name: head.startswith((b"{\nHEADER_BYTES",
-                                                          b"{\r\nHEADER_BYTES")), _read_smv))
+CBF = Reader("cbf", lambda head, name: head.startswith(b"###CBF")
+             or _strip_name(name).endswith(".cbf"), _read_cbf)
+SMV = Reader("smv", lambda head, name: head.startswith((b"{\nHEADER_BYTES",
+                                                       b"{\r\nHEADER_BYTES")), _read_smv)
 
 
 def _count_with_fabio(path: str) -> int:
@@ -145,9 +145,9 @@ def _count_with_fabio(path: str) -> int:
         return image.nframes
 
 
-register(Reader("fabio", lambda head, name: _strip_name(name).endswith(_FABIO_EXTENSIONS)
-                or head[:4] in (b"II*\x00", b"MM\x00*"), _read_with_fabio, _count_with_fabio))
-# Tried after every other reader (the registry adds it last): whatever fabio itself
+FABIO = Reader("fabio", lambda head, name: _strip_name(name).endswith(_FABIO_EXTENSIONS)
+               or head[:4] in (b"II*\x00", b"MM\x00*"), _read_with_fabio, _count_with_fabio)
+# Tried after every other reader (last in the registry's table): whatever fabio itself
 # recognises by magic bytes or by a name under .gz/.bz2 (Bruker ``name.0026.bz2``, OXD).
 SNIFFED = Reader("fabio-sniffed",
                  lambda head, name: fabio_format(head, _strip_name(name)) is not None,

@@ -8,7 +8,7 @@ import numpy as np
 
 from mxqc.errors import FrameReadError
 from mxqc.frame import Frame, FrameSource, Geometry
-from mxqc.io.registry import Reader, register
+from mxqc.io.reader import Reader
 
 _DET = "/entry/instrument/detector"
 
@@ -90,5 +90,5 @@ def _count_nexus(path: str) -> int:
         return sum(1 if s.ndim == 2 else s.shape[0] for s in _stacks(path, h5))
 
 
-register(Reader("nexus", lambda head, name: head.startswith(b"\x89HDF\r\n\x1a\n"), _read_nexus,
-                _count_nexus))
+NEXUS = Reader("nexus", lambda head, name: head.startswith(b"\x89HDF\r\n\x1a\n"), _read_nexus,
+               _count_nexus)

@@ -12,7 +12,7 @@ from PIL import Image
 from mxqc.errors import FrameReadError
 from mxqc.frame import Frame, FrameSource, Geometry
 from mxqc.io import integrity
-from mxqc.io.registry import Reader, open_maybe_compressed, register
+from mxqc.io.reader import Reader, open_maybe_compressed
 
 
 def _read_png(path: str, frames: slice | None):
@@ -100,5 +100,5 @@ def _read_npy(path: str, frames: slice | None):
         yield Frame(pixels, _info_geometry(info), FrameSource(path, 0, "npy"), info)
 
 
-register(Reader("reflex-png", lambda head, name: head.startswith(b"\x89PNG"), _read_png))
-register(Reader("npy", lambda head, name: head.startswith(b"\x93NUMPY"), _read_npy))
+PNG = Reader("reflex-png", lambda head, name: head.startswith(b"\x89PNG"), _read_png)
+NPY = Reader("npy", lambda head, name: head.startswith(b"\x93NUMPY"), _read_npy)

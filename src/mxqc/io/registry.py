@@ -1,59 +1,42 @@
-"""Reader registry: detection by magic bytes first, file name second (as fabio does)."""
+"""Format detection: an ordered table of readers, loaded on first use, tried by magic bytes
+first and file name second (as fabio does)."""
 
 from __future__ import annotations
 
-import bz2
-import gzip
+import functools
+import importlib
 import os
-import zlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import replace
 
 from mxqc.errors import FrameReadError, describe_exception
 from mxqc.frame import Frame
 from mxqc.io.geometry import plausible
+from mxqc.io.reader import Reader, read_head
+
+# The formats in detection order (specific magic bytes before generic fallbacks), as
+# (name, module, attribute): each module is imported the first time a file is detected.
+FORMATS: tuple[tuple[str, str, str], ...] = (
+    ("cbf", "mxqc.io.fabio_reader", "CBF"),
+    ("smv", "mxqc.io.fabio_reader", "SMV"),
+    ("fabio", "mxqc.io.fabio_reader", "FABIO"),
+    ("nexus", "mxqc.io.nexus", "NEXUS"),
+    ("reflex-png", "mxqc.io.reflex", "PNG"),
+    ("npy", "mxqc.io.reflex", "NPY"),
+    ("fabio-sniffed", "mxqc.io.fabio_reader", "SNIFFED"),  # whatever fabio itself recognises
+)
 
 
-@dataclass(frozen=True)
-class Reader:
-    """A registered reader.
-
-    ``matches(head, name)`` looks at the first decompressed bytes and the lower-case file
-    name; ``read(path, frames)`` yields Frames for the selected frame indices (a ``slice``
-    or None for all); ``count(path)`` says how many frames the file holds.
-    """
-
-    name: str
-    matches: Callable[[bytes, str], bool]
-    read: Callable[[str, slice | None], Iterator[Frame]]
-    count: Callable[[str], int] = lambda path: 1
-
-
-READERS: dict[str, Reader] = {}
-
-
-def register(reader: Reader) -> Reader:
-    if not isinstance(reader, Reader):
-        raise TypeError(f"expected a Reader, got {type(reader).__name__}")
-    READERS[reader.name] = reader
-    return reader
-
-
-def open_maybe_compressed(path: str):
-    """Binary file object, transparently decompressing .gz and .bz2."""
-    if path.endswith(".gz"):
-        return gzip.open(path, "rb")
-    if path.endswith(".bz2"):
-        return bz2.open(path, "rb")
-    return open(path, "rb")
-
-
-def read_head(path: str, n: int = 1024) -> bytes:
-    try:
-        with open_maybe_compressed(path) as f:
-            return f.read(n)
-    except (OSError, EOFError, zlib.error) as exc:  # corrupt gzip/bz2 stream
-        raise FrameReadError(path, f"cannot decompress or read: {exc}") from exc
+@functools.cache
+def readers() -> dict[str, Reader]:
+    """The readers of ``FORMATS``, in detection order, their modules imported once."""
+    found = {}
+    for name, module, attribute in FORMATS:
+        reader = getattr(importlib.import_module(module), attribute)
+        if not isinstance(reader, Reader) or reader.name != name:
+            raise TypeError(f"{module}.{attribute} is not the Reader {name!r}")
+        found[name] = reader
+    return found
 
 
 def detect_reader(path) -> Reader:
@@ -67,10 +50,10 @@ def detect_reader(path) -> Reader:
     if not head:
         raise FrameReadError(path, "empty file after decompression")
     name = os.path.basename(path).lower()
-    for reader in READERS.values():
+    for reader in readers().values():
         if reader.matches(head, name):
             return reader
-    raise FrameReadError(path, "unsupported format (tried: " + ", ".join(READERS) + ")")
+    raise FrameReadError(path, "unsupported format (tried: " + ", ".join(readers()) + ")")
 
 
 def read_frames(path, *, frames: slice | None = None) -> Iterator[Frame]:
@@ -126,8 +109,3 @@ def read_frame(path, index: int = 0) -> Frame:
         return frame
     raise FrameReadError(os.fspath(path), f"has no frame {index}")
 
-
-# Registration order is detection order: specific magic bytes before generic fallbacks.
-from mxqc.io import fabio_reader, nexus, reflex  # noqa: E402,F401
-
-register(fabio_reader.SNIFFED)
