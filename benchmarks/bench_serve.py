@@ -69,7 +69,7 @@ def watch_rate(frames_dir: Path, tmp: Path, model: str | None) -> dict:
     for path in sorted(frames_dir.glob("*.cbf")):
         shutil.copy(path, watched / path.name)
     database = tmp / "watch.sqlite"
-    command = [sys.executable, "-m", "mxqc.cli_main", "watch", str(watched), "--db",
+    command = [sys.executable, "-m", "mxqc.cli", "watch", str(watched), "--db",
                str(database), "--until-idle", "--settle", "0.5", "--no-verbose"] + (
         ["--model", model] if model else [])
     start = time.perf_counter()

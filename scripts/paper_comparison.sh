@@ -29,7 +29,7 @@ if [ ! -f "$work/test/labels.csv" ]; then
 fi
 for kind in nb knn rf svm; do
   [ -f "$work/models/$kind.skops" ] ||
-    $mxqc train "$work/train" --model "$kind" --jobs "$workers" --out "$work/models/$kind.skops"
+    $mxqc train "$work/train" --arch "$kind" --jobs "$workers" --out "$work/models/$kind.skops"
 done
 for view in cartesian polar-min polar-max; do
   [ -f "$work/models/resnet18-$view.safetensors" ] ||

@@ -24,7 +24,7 @@ DOCS = Path("docs")
 def main():
     report = Path("demo-out/scan/report.html").resolve()
     frame = sorted(Path("demo-out/run/series1").glob("sim_11_0000*.cbf"))[0]
-    subprocess.run([sys.executable, "-m", "mxqc.cli_main", "watch", "demo-out/run/series2",
+    subprocess.run([sys.executable, "-m", "mxqc.cli", "watch", "demo-out/run/series2",
                     "--db", "demo-out/watch.sqlite", "--until-idle", "--no-verbose"],
                    check=True)
     with serve_subprocess("--db", "demo-out/watch.sqlite") as url:

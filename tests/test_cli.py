@@ -50,7 +50,7 @@ def test_info_reports_every_file_and_fails_on_the_bad_one(run_dir):
 
 
 def test_center_json_compares_with_header(run_dir):
-    result = runner.invoke(app, ["center", str(run_dir / "a_0001.cbf"), "--method", "symmetry",
+    result = runner.invoke(app, ["centre", str(run_dir / "a_0001.cbf"), "--method", "symmetry",
                                  "--json"])
     assert result.exit_code == 0, result.output
     row = parse(result.stdout)["centres"][0]
@@ -60,14 +60,14 @@ def test_center_json_compares_with_header(run_dir):
 
 
 def test_center_table_and_glob(run_dir):
-    result = runner.invoke(app, ["center", str(run_dir / "a_*.cbf*")])
+    result = runner.invoke(app, ["centre", str(run_dir / "a_*.cbf*")])
     assert result.exit_code == 0, result.output
     assert "a_0001.cbf" in result.stdout and "a_0002.cbf.gz" in result.stdout
     assert "auto/header" in result.stdout
 
 
 def test_center_rejects_unknown_method(run_dir):
-    result = runner.invoke(app, ["center", str(run_dir), "--method", "magic"])
+    result = runner.invoke(app, ["centre", str(run_dir), "--method", "magic"])
     assert result.exit_code == 2
 
 
@@ -100,3 +100,25 @@ def test_center_says_how_far_the_image_puts_a_header_it_accepts(tmp_path):
     row = parse(result.stdout)["centres"][0]
     assert row["method"] == "auto/header" and row["x"] == pytest.approx(303, abs=0.01)
     assert 1.5 < row["offset_from_header"] < 4.5  # the image's own centre, 3 px away
+
+
+def test_train_settings_merge_a_preset_with_what_is_given_zeros_included():
+    from mxqc.learn.train import PRESETS, train_config
+
+    config = train_config("smoke", lr=0.0, batch_size=None, dropout=0.0)
+    assert config.lr == 0.0 and config.dropout == 0.0  # a zero is a value, not "not given"
+    assert config.batch_size == PRESETS["smoke"]["batch_size"]  # None leaves the preset's
+    assert train_config(None, sizes=(64, 128)).epochs == (12, 12)
+    with pytest.raises(ValueError, match="preset must be one of"):
+        train_config("fast")
+
+
+@pytest.mark.parametrize("command", [
+    "model {tmp}/missing.safetensors",  # a model file that is not there
+    "scan {tmp}/x.cbf --out {tmp}/o --model resnet18",  # an architecture given as a model
+    "train {tmp}/no-such-dir --out {tmp}/m.safetensors",  # a data set that is not there
+])
+def test_an_mxqc_error_from_any_command_is_one_line_and_exit_1(command, tmp_path):
+    result = runner.invoke(app, command.format(tmp=tmp_path).split())
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and result.output.count("\n") <= 2

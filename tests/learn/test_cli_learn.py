@@ -21,7 +21,7 @@ def test_train_evaluate_compare(tiny_dataset, tmp_path):
     assert metadata["test_metrics"]["frames"] == len(tiny_dataset.splits["test"].names)
     assert 0 <= metadata["test_metrics"]["multilabel"]["mxqc"]["jaccard"] <= 1
     nb = tmp_path / "nb.skops"
-    result = runner.invoke(app, ["train", root, "--out", str(nb), "--model", "nb",
+    result = runner.invoke(app, ["train", root, "--out", str(nb), "--arch", "nb",
                                  "--representation", "radial"])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["evaluate", str(cnn), root])
@@ -85,7 +85,7 @@ def test_bad_inputs_give_clear_errors(tiny_dataset, tmp_path):
     result = runner.invoke(app, ["train", str(tmp_path), "--out", str(tmp_path / "m.st")])
     assert result.exit_code == 1 and "no labels.csv" in result.output
     result = runner.invoke(app, ["train", str(tiny_dataset.root), "--out",
-                                 str(tmp_path / "m.skops"), "--model", "svm",
+                                 str(tmp_path / "m.skops"), "--arch", "svm",
                                  "--representation", "cartesian"])
     assert result.exit_code == 2 and "radial" in result.output
     result = runner.invoke(app, ["train", str(tiny_dataset.root), "--out",

@@ -10,7 +10,6 @@ from safetensors.torch import save_file
 from torchvision import models
 
 from mxqc.classes import CLASSES
-from mxqc.cli_learn import CNN_PRESETS
 from mxqc.learn import (
     ModelFileError,
     TrainConfig,
@@ -22,7 +21,7 @@ from mxqc.learn import (
 )
 from mxqc.learn.cnn import PretrainedWeightsError, build_network, load_pretrained
 from mxqc.learn.model import native_bf16
-from mxqc.learn.train import StartingModelError, lr_range_test, start_from_model
+from mxqc.learn.train import PRESETS, StartingModelError, lr_range_test, start_from_model
 
 SMOKE = dict(sizes=(32,), epochs=(1,), frozen_epochs=0, batch_size=8, lr=1e-3, threads=1)
 
@@ -263,7 +262,7 @@ def test_the_default_model_ships_and_loads_without_a_path():
     model = mxqc.load_model()
     assert model.metadata["classes"] == list(CLASSES)
     assert mxqc.load_model("default").metadata == model.metadata  # the name reports show
-    preset = CNN_PRESETS["default"]  # the shipped model: the preset's, fine-tuned
+    preset = PRESETS["default"]  # the shipped model: the preset's, fine-tuned
     assert model.metadata["model"] == preset["arch"]
     assert model.input_size == preset["sizes"][-1]
     base = model.metadata["init"]  # scripts/train_default.sh: 120 min of training at most

@@ -56,7 +56,7 @@ def test_scan_accounts_for_every_file_of_the_corpus(corpus, tmp_path, smoke_mode
 
 def test_info_json_is_valid_and_says_why_for_every_file(corpus):
     root, cases = corpus
-    done = subprocess.run([sys.executable, "-m", "mxqc.cli_main", "info", "--json", str(root)],
+    done = subprocess.run([sys.executable, "-m", "mxqc.cli", "info", "--json", str(root)],
                           capture_output=True, text=True, timeout=600)
     answer = json.loads(done.stdout, parse_constant=lambda c: pytest.fail(f"JSON has {c}"))
     read = {os.path.basename(f["path"]): None for f in answer["files"]}

@@ -75,7 +75,7 @@ def test_frame_ranges_and_every(beamline_dir):
 def test_resume_after_a_kill_gives_every_frame_exactly_once(beamline_dir, tmp_path,
                                                              smoke_model_path):
     out = tmp_path / "scan"
-    command = [sys.executable, "-m", "mxqc.cli_main", "scan", str(beamline_dir), "--out",
+    command = [sys.executable, "-m", "mxqc.cli", "scan", str(beamline_dir), "--out",
                str(out), "--model", str(smoke_model_path), "--batch-size", "1", "--no-report"]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     journal = out / JOURNAL
@@ -161,7 +161,7 @@ def test_nothing_to_scan_is_an_error(tmp_path, smoke_model_path):
 @pytest.mark.parametrize("text, expected", [("1:3600:10", slice(1, 3600, 10)),
                                             ("5", slice(5, 6)), ("100:", slice(100, None))])
 def test_frame_range_syntax(text, expected):
-    from mxqc.cli_scan import parse_frames
+    from mxqc.cli.common import parse_frames
 
     assert parse_frames(text) == expected
 

@@ -28,7 +28,7 @@ def test_kill_and_restart_records_every_frame_exactly_once(tmp_path, smoke_model
     write_simulated(source, 12, seed=31, detector="square256", fmt="cbf")
     watched, database = tmp_path / "beamline", database_url
     watched.mkdir()
-    command = [sys.executable, "-m", "mxqc.cli_main", "watch", str(watched), "--db",
+    command = [sys.executable, "-m", "mxqc.cli", "watch", str(watched), "--db",
                str(database), "--model", str(smoke_model_path), "--settle", "0.3",
                "--rescan", "0.5"]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -109,3 +109,22 @@ def read_frame(path, index: int = 0) -> Frame:
         return frame
     raise FrameReadError(os.fspath(path), f"has no frame {index}")
 
+
+
+def describe_file(path) -> dict:
+    """What ``mxqc info`` says of a file: format, frames, shape, type, gap fraction and the
+    first frame's geometry (with the header fields it came from) and warnings."""
+    path = os.fspath(path)
+    frame = read_frame(path)
+    g = frame.geometry
+
+    def rounded(value, digits=2):
+        return None if value is None else round(float(value), digits)
+
+    return {"path": path, "format": frame.source.format, "frames": count_frames(path),
+            "shape": list(frame.shape), "dtype": str(frame.pixels.dtype),
+            "gap_fraction": round(frame.gap_fraction, 5),
+            "beam_x": rounded(g.beam_x), "beam_y": rounded(g.beam_y),
+            "pixel_size_mm": rounded(g.pixel_size_mm, 5), "distance_mm": rounded(g.distance_mm),
+            "wavelength_a": rounded(g.wavelength_a, 5), "header_fields": dict(g.fields),
+            "warnings": list(frame.warnings)}

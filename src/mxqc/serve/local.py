@@ -23,7 +23,7 @@ def serve_subprocess(*args: str, start_timeout_s: float = 120.0, **popen):
     """Start ``mxqc serve ARGS`` on a free loopback port; yield its URL once /healthz
     answers; stop it on exit. Raises RuntimeError if it never becomes healthy."""
     url = f"http://127.0.0.1:{free_port()}"
-    command = [sys.executable, "-m", "mxqc.cli_main", "serve", "--port", url.rsplit(":", 1)[1],
+    command = [sys.executable, "-m", "mxqc.cli", "serve", "--port", url.rsplit(":", 1)[1],
                *args]
     server = subprocess.Popen(command, **popen)
     try:

@@ -1,5 +1,5 @@
-"""``mxqc train``, ``evaluate``, ``compare``, ``grid-search``, ``tune`` and ``fuse``: drivers
-over mxqc.learn."""
+"""``mxqc model``, ``train``, ``evaluate``, ``compare``, ``tune``, ``grid-search`` and
+``fuse``: drivers over ``mxqc.learn``."""
 
 from __future__ import annotations
 
@@ -12,41 +12,45 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from mxqc.console import console, err_console
-from mxqc.errors import MxqcError
+from mxqc.cli.common import add, check_centre_method, ints, load_with_views
+from mxqc.console import console
+from mxqc.learn.train import PRESETS
 
-CNN_PRESETS = {
-    # 10,000 simulated frames on 2 CPU cores in ≤ 90 min (bf16): 64² and 128² briefly
-    # (their budget shares end them after 1 and 2 epochs), then up to 15 epochs at 224²
-    # (265–285 s each; the budget may end it at 14), the warm-restart cycles 1 + 2 + 4 + 8,
-    # so that thin features (1-px readout streaks, diffuse haloes a few pixels wide) are
-    # resolved; 15 at 128² and 7 at 256² scored lower. lr 4e-3: the LR-range test runs
-    # with the body frozen and picks the head's rate (4.7e-4), too low for a body trained
-    # from scratch.
-    "default": dict(arch="resnet18", representation="cartesian", sizes=(64, 128, 224),
-                    epochs=(3, 3, 15), batch_size=32, lr=4e-3, time_budget_s=80 * 60),
-    "paper": dict(arch="resnet50", representation="cartesian", sizes=(64, 128, 256, 512),
-                  epochs=(10, 10, 10, 10), batch_size=16),
-    "smoke": dict(arch="resnet18", sizes=(32,), epochs=(1,), frozen_epochs=0, batch_size=8,
-                  lr=1e-3),
-}
-
-
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise typer.BadParameter(f"expected integers separated by commas, got {text!r}") from None
+Dataset = Annotated[str, typer.Argument(help="Data set in the RefleX layout.")]
+ModelFile = Annotated[str, typer.Argument(help="Model file.")]
+Arch = Annotated[str | None, typer.Option(
+    help="resnet18|resnet34|resnet50|svm|nb|knn|rf [default: the preset's, or resnet18]")]
+Representation = Annotated[str | None, typer.Option(
+    help="cartesian|polar-min|polar-max (CNN) or radial (classical) [default: the preset's, "
+         "cartesian or radial]")]
+Pooling = Annotated[str | None, typer.Option(
+    help="CNN input channels: area (the paper's mean of each block), area+peak (plus each "
+         "block's strongest pixel, for 1-px features) or area+symmetry (plus what breaks "
+         "point symmetry about the beam: gain ramps, steps; needs centres) [default: the "
+         "preset's, or area]")]
+Preset = Annotated[str | None, typer.Option(
+    help=f"CNN settings: {', '.join(PRESETS)} (other options override it).")]
+Pretrained = Annotated[str | None, typer.Option(
+    help="ImageNet weights: a local .safetensors of torchvision's state dict.")]
+Init = Annotated[str | None, typer.Option(
+    "--init", help="Start from this mxqc CNN model's weights (same architecture, "
+                   "representation and pooling): fine-tune the default model on your own "
+                   "frames, or train one on.")]
+Device = Annotated[str, typer.Option(
+    help="CNN training device: auto (a GPU when torch sees one), cpu, cuda.")]
+Tta = Annotated[int, typer.Option(
+    help="Test-time views averaged per image (Cartesian CNNs): 1, 4 (the quarter turns) or 8 "
+         "(and their mirror images); costs that many forward passes.")]
+Centre = Annotated[str | None, typer.Option(
+    "--centre", help="Beam centres for models that need them (polar, radial, area+symmetry): "
+                     "a method run on each image (e.g. symmetry, as a scan of frames without "
+                     "a header finds them) instead of the data set's centres.csv.")]
 
 
 def _open(dataset_dir: str):
     from mxqc.dataset import load_dataset
 
-    try:
-        return load_dataset(dataset_dir)
-    except MxqcError as exc:
-        err_console.print(f"[red]error[/red] {exc}")
-        raise typer.Exit(code=1) from None
+    return load_dataset(dataset_dir)
 
 
 def _epoch_line(event: dict) -> str | None:
@@ -62,102 +66,50 @@ def _epoch_line(event: dict) -> str | None:
     return None
 
 
-def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the RefleX layout.")],
+def train(dataset_dir: Dataset,
           out: Annotated[str, typer.Option("--out", help="Model file to write.")],
-          model: Annotated[str | None, typer.Option(
-              help="resnet18|resnet34|resnet50|svm|nb|knn|rf [default: the preset's, or "
-                   "resnet18]")] = None,
-          representation: Annotated[str | None, typer.Option(
-              help="cartesian|polar-min|polar-max (CNN) or radial (classical) [default: "
-                   "the preset's, cartesian or radial]")] = None,
-          pooling: Annotated[str | None, typer.Option(
-              help="CNN input channels: area (the paper's mean of each block), area+peak "
-                   "(plus each block's strongest pixel, for 1-px features) or area+symmetry "
-                   "(plus what breaks point symmetry about the beam: gain ramps, steps; "
-                   "needs centres) [default: the preset's, or area]")] = None,
-          preset: Annotated[str | None, typer.Option(
-              help=f"CNN settings: {', '.join(CNN_PRESETS)} (other options override it).")
-          ] = None,
+          arch: Arch = None, representation: Representation = None, pooling: Pooling = None,
+          preset: Preset = None,
           sizes: Annotated[str | None, typer.Option(help="Progressive sizes, e.g. 64,128.")
                            ] = None,
           epochs: Annotated[str | None, typer.Option(help="Most epochs per size, e.g. 8,16.")
                             ] = None,
           batch_size: Annotated[int | None, typer.Option(help="Batch size.")] = None,
-          lr: Annotated[float | None, typer.Option(help="Learning rate (default: LR-range "
-                                                        "test).")] = None,
+          lr: Annotated[float | None, typer.Option(
+              help="Learning rate (default: LR-range test).")] = None,
           time_budget: Annotated[float | None, typer.Option(
               help="Stop training after this many minutes.")] = None,
-          pretrained: Annotated[str | None, typer.Option(
-              help="ImageNet weights: a local .safetensors of torchvision's state dict.")
-          ] = None,
-          init: Annotated[str | None, typer.Option(
-              "--init", help="Start from this mxqc CNN model's weights (same architecture, "
-                             "representation and pooling): fine-tune the default model on "
-                             "your own frames, or train one on.")] = None,
+          pretrained: Pretrained = None, init: Init = None,
           f2: Annotated[bool, typer.Option(help="Tune thresholds for F2, not F1.")] = False,
           half: Annotated[bool, typer.Option(help="Store CNN weights as float16.")] = False,
-          jobs: Annotated[int, typer.Option(
-              help="Parallel fits of a classical grid search.")] = 1,
-          device: Annotated[str, typer.Option(
-              help="CNN training device: auto (a GPU when torch sees one), cpu, cuda.")
-                            ] = "auto",
+          jobs: Annotated[int, typer.Option(help="Parallel fits of a classical grid search.")
+                          ] = 1,
+          device: Device = "auto",
           seed: Annotated[int, typer.Option(help="Random seed.")] = 0):
     """Train a model on a data set's train split (validation: early stopping, thresholds)."""
-    from mxqc.learn import CLASSICAL_MODELS, save_model, train_classical, train_cnn
+    from mxqc.learn import CLASSICAL_MODELS, save_model
     from mxqc.learn.bundle import describe
-    from mxqc.learn.cnn import resolve_device
-    from mxqc.learn.train import TrainConfig
 
     dataset = _open(dataset_dir)
     beta = 2.0 if f2 else 1.0
     started = time.perf_counter()
     log_path = Path(out).with_suffix(".log.jsonl")
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    if model in CLASSICAL_MODELS:
-        if representation not in (None, "radial"):
-            raise typer.BadParameter("classical models use --representation radial")
-        with console.status(f"computing radial vectors and grid-searching {model}"):
-            trained = train_classical(dataset, model, seed=seed, threshold_beta=beta,
-                                      n_jobs=jobs)
-        for params, score in trained.metadata["grid_search"].items():
-            console.print(f"  {params}: validation F1 {score:.3f}")
-        log_path.write_text(json.dumps(trained.metadata["grid_search"]) + "\n")
+    if arch in CLASSICAL_MODELS:
+        trained = _train_classical(dataset, arch, representation, beta, seed, jobs, log_path)
     else:
-        if preset and preset not in CNN_PRESETS:
-            raise typer.BadParameter(f"must be one of {sorted(CNN_PRESETS)}", param_hint="--preset")
-        settings = dict(CNN_PRESETS[preset]) if preset else {}
-        for key, value in (("arch", model), ("representation", representation),
-                           ("pooling", pooling),
-                           ("sizes", sizes and _ints(sizes)), ("epochs", epochs and _ints(epochs)),
-                           ("batch_size", batch_size), ("lr", lr), ("pretrained", pretrained),
-                           ("init", init),
-                           ("time_budget_s", time_budget and time_budget * 60)):
-            if value:
-                settings[key] = value
-        settings.setdefault("arch", "resnet18")
-        settings.setdefault("representation", "cartesian")
-        if "sizes" in settings and "epochs" not in settings:
-            settings["epochs"] = (12,) * len(settings["sizes"])
+        from mxqc.learn.train import train_config
+
         try:
-            config = TrainConfig(**settings, threshold_beta=beta, seed=seed, device=device)
-            where = resolve_device(config.device)
-        except (ValueError, MxqcError) as exc:
+            config = train_config(
+                preset, arch=arch, representation=representation, pooling=pooling,
+                sizes=ints(sizes), epochs=ints(epochs), batch_size=batch_size, lr=lr,
+                pretrained=pretrained, init=init,
+                time_budget_s=None if time_budget is None else time_budget * 60,
+                threshold_beta=beta, seed=seed, device=device)
+        except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-        console.print(f"training {config.arch} on {config.representation} views "
-                      f"({config.pooling} pooling), sizes "
-                      f"{config.sizes}, batch {config.batch_size}, on {where}")
-        with open(log_path, "w") as log:
-            def progress(event):
-                log.write(json.dumps(event) + "\n")
-                log.flush()
-                line = _epoch_line(event)
-                if line:
-                    console.print(line)
-            try:
-                trained = train_cnn(dataset, config, progress=progress)
-            except MxqcError as exc:  # weights or a starting model that do not fit, bad files
-                err_console.print(f"[red]error[/red] {exc}")
-                raise typer.Exit(code=1) from None
+        trained = _train_cnn(dataset, config, log_path)
     trained.metadata["name"] = Path(out).stem
     if "test" in dataset.splits:
         from mxqc.learn.evaluate import record_test_metrics
@@ -166,40 +118,40 @@ def train(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Refle
         console.print(f"test split: Jaccard {scores['jaccard']:.3f}, "
                       f"F1 macro {scores['f1_macro']:.3f}")
     path = save_model(trained, out, half=half)
-    summary = describe(trained)
     console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in "
                   f"{(time.perf_counter() - started) / 60:.1f} min; thresholds "
-                  f"{summary['thresholds']}; log {log_path}")
+                  f"{describe(trained)['thresholds']}; log {log_path}")
 
 
-TTA_HELP = ("Test-time views averaged per image (Cartesian CNNs): 1, 4 (the quarter turns) "
-            "or 8 (and their mirror images); costs that many forward passes.")
+def _train_classical(dataset, arch, representation, beta, seed, jobs, log_path):
+    from mxqc.learn import train_classical
+
+    if representation not in (None, "radial"):
+        raise typer.BadParameter("classical models use --representation radial")
+    with console.status(f"computing radial vectors and grid-searching {arch}"):
+        trained = train_classical(dataset, arch, seed=seed, threshold_beta=beta, n_jobs=jobs)
+    for params, score in trained.metadata["grid_search"].items():
+        console.print(f"  {params}: validation F1 {score:.3f}")
+    log_path.write_text(json.dumps(trained.metadata["grid_search"]) + "\n")
+    return trained
 
 
-def load_with_views(model_path: str | None, tta: int = 1, *, strict: bool = True):
-    """Load a model (exit with the error on a bad file) and set its test-time views;
-    ``strict=False`` leaves models that cannot take them at one view. Shared by the
-    commands that take ``--tta``."""
-    from mxqc.learn import CnnModel, load_model
+def _train_cnn(dataset, config, log_path):
+    from mxqc.learn import train_cnn
+    from mxqc.learn.cnn import resolve_device
 
-    try:
-        model = load_model(model_path)
-    except MxqcError as exc:
-        err_console.print(f"[red]error[/red] {exc}")
-        raise typer.Exit(code=1) from None
-    takes_views = isinstance(model, CnnModel) and model.representation == "cartesian"
-    if tta == 1 or not (strict or takes_views):
-        return model
-    if not isinstance(model, CnnModel):
-        raise typer.BadParameter("test-time views need a CNN", param_hint="--tta")
-    try:
-        model.set_tta(tta)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--tta") from None
-    if not model.thresholds_tuned:
-        console.print(f"[yellow]note[/yellow] {model.name} has no thresholds tuned for "
-                      f"{tta} views; using its single-view ones (`mxqc tune` adds them)")
-    return model
+    where = resolve_device(config.device)
+    console.print(f"training {config.arch} on {config.representation} views "
+                  f"({config.pooling} pooling), sizes {config.sizes}, batch "
+                  f"{config.batch_size}, on {where}")
+    with open(log_path, "w") as log:
+        def progress(event):
+            log.write(json.dumps(event) + "\n")
+            log.flush()
+            line = _epoch_line(event)
+            if line:
+                console.print(line)
+        return train_cnn(dataset, config, progress=progress)
 
 
 def _scores_for(model_path: str, dataset, split: str, tta: int = 1, *, strict: bool = True,
@@ -208,12 +160,6 @@ def _scores_for(model_path: str, dataset, split: str, tta: int = 1, *, strict: b
 
     model = load_with_views(model_path, tta, strict=strict)
     return model, predict_split(model, dataset, split, centre_method=centre_method)
-
-
-CENTRE_HELP = ("Beam centres for models that need them (polar, radial, area+symmetry): a "
-               "method run on each image (e.g. symmetry, as a scan of frames without a "
-               "header finds them) instead of the data set's centres.csv.")
-
 
 
 def _display_name(model) -> str:
@@ -232,18 +178,13 @@ def _print_multilabel(named_tables: dict) -> None:
     console.print(table)
 
 
-def evaluate(model_path: Annotated[str, typer.Argument(help="Model file.")],
-             dataset_dir: Annotated[str, typer.Argument(help="Data set in the RefleX layout.")],
+def evaluate(model_path: ModelFile, dataset_dir: Dataset,
              split: Annotated[str, typer.Option(help="train, val, test or all.")] = "test",
              out: Annotated[str | None, typer.Option(
                  help="Directory for tables and plots (default: next to the model).")] = None,
-             tta: Annotated[int, typer.Option(help=TTA_HELP)] = 1,
-             centre: Annotated[str | None, typer.Option("--centre", help=CENTRE_HELP)] = None):
+             tta: Tta = 1, centre: Centre = None):
     """The paper's Tables 3–5 (both metric definitions) and ROC/PR/confusion plots."""
-    from mxqc.classes import CLASSES
-    from mxqc.cli_scan import check_centre_method
     from mxqc.learn.evaluate import plot_curves, score_table, write_tables
-    from mxqc.metrics import PER_CLASS_MEASURES
 
     check_centre_method(centre)
     dataset = _open(dataset_dir)
@@ -257,6 +198,14 @@ def evaluate(model_path: Annotated[str, typer.Argument(help="Model file.")],
     plot_curves(out_dir / "curves.png", truth, scores, model.thresholds,
                 title=f"{name} on {dataset.root.name} ({split}, {len(truth)} frames)")
     _print_multilabel({name: tables})
+    _print_per_class(name, tables)
+    console.print(f"wrote {written['markdown']}, CSV tables and {out_dir / 'curves.png'}")
+
+
+def _print_per_class(name: str, tables: dict) -> None:
+    from mxqc.classes import CLASSES
+    from mxqc.metrics import PER_CLASS_MEASURES
+
     per_class = Table(title=f"{name}: per class")
     for column in ("class", *PER_CLASS_MEASURES):
         per_class.add_column(column)
@@ -264,10 +213,9 @@ def evaluate(model_path: Annotated[str, typer.Argument(help="Model file.")],
         per_class.add_row(c, *(f"{tables['per_class']['mxqc'][c][m]:.3f}"
                                for m in PER_CLASS_MEASURES))
     console.print(per_class)
-    console.print(f"wrote {written['markdown']}, CSV tables and {out_dir / 'curves.png'}")
 
 
-def compare(dataset_dir: Annotated[str, typer.Argument(help="Data set in the RefleX layout.")],
+def compare(dataset_dir: Dataset,
             models: Annotated[list[str], typer.Argument(help="Model files.")],
             split: Annotated[str, typer.Option(help="Split to score on.")] = "test",
             ensemble: Annotated[bool, typer.Option(
@@ -277,9 +225,9 @@ def compare(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Ref
                 help="Data set whose val split tunes the ensemble's thresholds, when DATASET "
                      "is a separate test set (default: DATASET).")] = None,
             out: Annotated[str, typer.Option(help="Directory for the tables.")] = "compare",
-            tta: Annotated[int, typer.Option(help=TTA_HELP + " Applies to the Cartesian "
-                                             "CNNs.")] = 1):
-    """Several models on one split, one table like the paper's Table 3."""
+            tta: Tta = 1):
+    """Several models on one split, one table like the paper's Table 3 (test-time views
+    apply to the Cartesian CNNs)."""
     from mxqc.learn.evaluate import predict_split, score_table, write_tables
     from mxqc.learn.thresholds import tune_thresholds
 
@@ -304,7 +252,7 @@ def compare(dataset_dir: Annotated[str, typer.Argument(help="Data set in the Ref
     console.print(f"wrote {written['markdown']} and CSV tables")
 
 
-def grid_search(dataset_dir: Annotated[str, typer.Argument(help="Data set.")],
+def grid_search(dataset_dir: Dataset,
                 archs: Annotated[str, typer.Option(help="Architectures.")] = "resnet18,resnet34",
                 sizes: Annotated[str, typer.Option(help="Image sizes.")] = "64,128",
                 batch_sizes: Annotated[str, typer.Option(help="Batch sizes.")] = "16,32",
@@ -314,8 +262,6 @@ def grid_search(dataset_dir: Annotated[str, typer.Argument(help="Data set.")],
                     help="Minutes per run.")] = None,
                 out: Annotated[str, typer.Option(help="Directory for results.")] = "grid"):
     """The paper's grid: image size × batch size × architecture; validation and test scores."""
-    from mxqc.learn import train_cnn
-    from mxqc.learn.evaluate import predict_split, score_table
     from mxqc.learn.train import TrainConfig
 
     dataset = _open(dataset_dir)
@@ -323,22 +269,13 @@ def grid_search(dataset_dir: Annotated[str, typer.Argument(help="Data set.")],
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for arch in archs.split(","):
-        for size in _ints(sizes):
-            for batch in _ints(batch_sizes):
+        for size in ints(sizes):
+            for batch in ints(batch_sizes):
                 config = TrainConfig(arch=arch, representation=representation, sizes=(size,),
                                      epochs=(epochs,), batch_size=batch,
                                      time_budget_s=time_budget and time_budget * 60)
-                started = time.perf_counter()
-                model = train_cnn(dataset, config)
-                row = {"arch": arch, "size": size, "batch_size": batch,
-                       "train_min": round((time.perf_counter() - started) / 60, 1)}
-                for split in ("val", "test"):
-                    truth, scores = predict_split(model, dataset, split)
-                    ml = score_table(truth, scores, model.thresholds)["multilabel"]["mxqc"]
-                    row[f"{split}_jaccard"] = round(ml["jaccard"], 4)
-                    row[f"{split}_f1_macro"] = round(ml["f1_macro"], 4)
-                rows.append(row)
-                console.print(row)
+                rows.append(_grid_run(dataset, config))
+                console.print(rows[-1])
                 _write_rows(out_dir / "grid.csv", rows)
     table = Table(title="grid search")
     for column in rows[0]:
@@ -353,6 +290,23 @@ def grid_search(dataset_dir: Annotated[str, typer.Argument(help="Data set.")],
     console.print(f"wrote {out_dir / 'grid.csv'} and {out_dir / 'grid.md'}")
 
 
+def _grid_run(dataset, config) -> dict:
+    """One cell of the grid: train, then score on val and test."""
+    from mxqc.learn import train_cnn
+    from mxqc.learn.evaluate import predict_split, score_table
+
+    started = time.perf_counter()
+    model = train_cnn(dataset, config)
+    row = {"arch": config.arch, "size": config.sizes[0], "batch_size": config.batch_size,
+           "train_min": round((time.perf_counter() - started) / 60, 1)}
+    for split in ("val", "test"):
+        truth, scores = predict_split(model, dataset, split)
+        ml = score_table(truth, scores, model.thresholds)["multilabel"]["mxqc"]
+        row[f"{split}_jaccard"] = round(ml["jaccard"], 4)
+        row[f"{split}_f1_macro"] = round(ml["f1_macro"], 4)
+    return row
+
+
 def _write_rows(path: Path, rows: list[dict]) -> None:
     import csv
 
@@ -362,7 +316,13 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def tune(model_path: Annotated[str, typer.Argument(help="Model file.")],
+def _check_suffix(out: str, model_path: str) -> None:
+    if Path(out).suffix != Path(model_path).suffix:
+        raise typer.BadParameter(f"keep the model's suffix ({Path(model_path).suffix})",
+                                 param_hint="--out")
+
+
+def tune(model_path: ModelFile,
          dataset_dir: Annotated[str, typer.Argument(help="Labelled data set (RefleX layout).")],
          out: Annotated[str, typer.Option(help="Where to write the re-tuned model.")],
          split: Annotated[str, typer.Option(help="Split whose labels tune them.")] = "val",
@@ -374,9 +334,7 @@ def tune(model_path: Annotated[str, typer.Argument(help="Model file.")],
 
     dataset = _open(dataset_dir)
     model = load_with_views(model_path)
-    if Path(out).suffix != Path(model_path).suffix:
-        raise typer.BadParameter(f"keep the model's suffix ({Path(model_path).suffix})",
-                                 param_hint="--out")
+    _check_suffix(out, model_path)
     with console.status(f"scoring {model.name} on {dataset.root.name} ({split})"):
         tune_model_thresholds(model, dataset, split, beta=2.0 if f2 else 1.0)
     path = save_model(model, out, half=model.metadata.get("weights_dtype") == "float16")
@@ -389,25 +347,10 @@ def tune(model_path: Annotated[str, typer.Argument(help="Model file.")],
 def model(path: Annotated[str | None, typer.Argument(
         help="Model file (default: the shipped default model).")] = None):
     """What a model file holds: architecture, view, classes, thresholds, data, metrics."""
-    from mxqc.learn import ModelFileError, load_model
+    from mxqc.learn import load_model
     from mxqc.learn.bundle import describe
 
-    try:
-        loaded = load_model(path)
-    except ModelFileError as exc:
-        err_console.print(f"[red]error[/red] {exc}")
-        raise typer.Exit(code=1) from None
-    console.print_json(json.dumps(describe(loaded), default=str))
-
-
-def register(app: typer.Typer) -> None:
-    app.command()(model)
-    app.command()(train)
-    app.command()(evaluate)
-    app.command()(compare)
-    app.command()(tune)
-    app.command("grid-search")(grid_search)
-    app.command()(fuse)
+    console.print_json(json.dumps(describe(load_model(path)), default=str))
 
 
 def fuse(model_path: Annotated[str, typer.Argument(help="Model file (CNN) to fuse.")],
@@ -427,25 +370,36 @@ def fuse(model_path: Annotated[str, typer.Argument(help="Model file (CNN) to fus
     recalibrated the same way), the witnesses alone and the fusion, out of fold on the
     fitting scan and on --test."""
     from mxqc.learn import save_model
-    from mxqc.learn.evaluate import score_table, write_tables
-    from mxqc.learn.fusion import apply_fusion, fit_fusion, labelled_rows
+    from mxqc.learn.evaluate import write_tables
+    from mxqc.learn.fusion import fit_fusion, labelled_rows
 
     model = load_with_views(model_path)
-    if Path(out).suffix != Path(model_path).suffix:
-        raise typer.BadParameter(f"keep the model's suffix ({Path(model_path).suffix})",
-                                 param_hint="--out")
-    try:
-        rows, truth, cnn = labelled_rows(scan_dir, labels)
-        tested = labelled_rows(test, test_labels) if test else None
-    except MxqcError as exc:
-        err_console.print(f"[red]error[/red] {exc}")
-        raise typer.Exit(code=1) from None
+    _check_suffix(out, model_path)
+    rows, truth, cnn = labelled_rows(scan_dir, labels)
+    tested = labelled_rows(test, test_labels) if test else None
     with console.status(f"fitting on {len(rows)} frames"):
         fits = {source: fit_fusion(cnn, rows, truth, source=source)
                 for source in ("cnn", "witness", "fusion")}
+    named = _fusion_scores(model, fits, (rows, truth, cnn), tested)
+    _print_multilabel(named)
+    _print_per_class_f1(named)
+    if tables:
+        console.print(f"tables: {write_tables(tables, named)['markdown']}")
+    model.metadata["fusion"] = {**fits["fusion"][0], "fitted_on": {"scan": str(scan_dir),
+                                                                   "frames": len(rows)}}
+    path = save_model(model, out, half=model.metadata.get("weights_dtype") == "float16")
+    console.print(f"wrote {path}")
+
+
+def _fusion_scores(model, fits: dict, fitted, tested) -> dict:
+    """Score tables: the CNN as shipped; each source out of fold; and on the test scan."""
+    from mxqc.learn.evaluate import score_table
+    from mxqc.learn.fusion import apply_fusion
+
     # "cnn recalibrated": the network's logit alone through the same fitting, so that the
     # fusion's gain over it is the witnesses' and not the re-tuned thresholds'
     names = {"cnn": "cnn recalibrated", "witness": "witness", "fusion": "fusion"}
+    _, truth, cnn = fitted
     named = {"cnn": score_table(truth, cnn, model.thresholds)}
     named |= {f"{names[k]} (out of fold)": score_table(truth, probs, spec["thresholds"])
               for k, (spec, probs) in fits.items()}
@@ -455,15 +409,7 @@ def fuse(model_path: Annotated[str, typer.Argument(help="Model file (CNN) to fus
         named |= {f"{names[k]} (test)": score_table(
             t_truth, apply_fusion(spec, t_cnn, t_rows), spec["thresholds"])
             for k, (spec, _) in fits.items()}
-    fusion = fits["fusion"][0]
-    _print_multilabel(named)
-    _print_per_class_f1(named)
-    if tables:
-        console.print(f"tables: {write_tables(tables, named)['markdown']}")
-    model.metadata["fusion"] = {**fusion, "fitted_on": {"scan": str(scan_dir),
-                                                        "frames": len(rows)}}
-    path = save_model(model, out, half=model.metadata.get("weights_dtype") == "float16")
-    console.print(f"wrote {path}")
+    return named
 
 
 def _print_per_class_f1(named_tables: dict) -> None:
@@ -475,3 +421,9 @@ def _print_per_class_f1(named_tables: dict) -> None:
     for name, t in named_tables.items():
         table.add_row(name, *(f"{t['per_class']['mxqc'][c]['f1']:.3f}" for c in CLASSES))
     console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (model, train, evaluate, compare, tune, fuse):
+        add(app, command)
+    add(app, grid_search, "grid-search")

@@ -1,4 +1,4 @@
-"""``mxqc watch`` and ``mxqc serve``: drivers over mxqc.watch and mxqc.serve."""
+"""``mxqc watch`` and ``mxqc serve``: drivers over ``mxqc.watch`` and ``mxqc.serve``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,16 @@ from typing import Annotated
 
 import typer
 
+from mxqc.cli.common import add
 from mxqc.console import console, err_console
-from mxqc.errors import MxqcError
+
+Database = Annotated[str | None, typer.Option(
+    help="SQLite file or SQLAlchemy URL (postgresql+psycopg://user@host/db; pip install "
+         "'mxqc[postgres]'). Default: watch.sqlite in the user's data folder "
+         "($XDG_DATA_HOME/mxqc or ~/.local/share/mxqc).")]
+Model = Annotated[str | None, typer.Option(help="Model file (default: the shipped model).")]
+ApiKey = Annotated[str | None, typer.Option(
+    envvar="MXQC_API_KEY", help="Require this X-API-Key on /v1 (env MXQC_API_KEY).")]
 
 
 def _logging(verbose: bool) -> None:
@@ -19,11 +27,7 @@ def _logging(verbose: bool) -> None:
 
 
 def watch(dirs: Annotated[list[str], typer.Argument(help="Directories to follow.")],
-          db: Annotated[str | None, typer.Option(
-              help="SQLite file or SQLAlchemy URL (postgresql+psycopg://user@host/db; "
-                   "pip install 'mxqc[postgres]'). Default: watch.sqlite in the user's data "
-                   "folder ($XDG_DATA_HOME/mxqc or ~/.local/share/mxqc).")] = None,
-          model: Annotated[str | None, typer.Option(help="Model file.")] = None,
+          db: Database = None, model: Model = None,
           settle: Annotated[float, typer.Option(
               help="Seconds a file must stay unchanged before it is read.")] = 1.0,
           rescan: Annotated[float, typer.Option(help="Rescan period in seconds.")] = 5.0,
@@ -31,12 +35,13 @@ def watch(dirs: Annotated[list[str], typer.Argument(help="Directories to follow.
               help="Process the backlog and stop when nothing new arrives.")] = False,
           verbose: Annotated[bool, typer.Option(help="Log every file.")] = True):
     """Classify each new frame written into DIRS once, into a database (restart-safe)."""
+    from mxqc.learn import load_model
     from mxqc.scan.analyse import ScanOptions
     from mxqc.watch import Watcher, WatchOptions, connect
     from mxqc.watch.db import default_database
 
     _logging(verbose)
-    _check_model(model)
+    load_model(model)  # a bad model is one line before anything starts
     engine = connect(db or default_database())
     watcher = Watcher(dirs, engine, scan_options=ScanOptions(model_path=model, heatmaps=False),
                       options=WatchOptions(settle_s=settle, rescan_s=rescan))
@@ -51,14 +56,12 @@ def watch(dirs: Annotated[list[str], typer.Argument(help="Directories to follow.
 
 def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="Port.")] = 8000,
-          model: Annotated[str | None, typer.Option(help="Model file.")] = None,
+          model: Model = None,
           watch_dirs: Annotated[list[str] | None, typer.Option(
               "--watch", help="Also follow this directory (repeatable).")] = None,
           db: Annotated[str | None, typer.Option(
               help="Watch database (default with --watch: as for mxqc watch).")] = None,
-          api_key: Annotated[str | None, typer.Option(
-              envvar="MXQC_API_KEY", help="Require this X-API-Key on /v1 (env MXQC_API_KEY).")
-          ] = None,
+          api_key: ApiKey = None,
           max_upload_mb: Annotated[float, typer.Option(help="Largest upload in MiB.")] = 128,
           timeout: Annotated[float, typer.Option(help="Seconds per classification.")] = 120,
           workers: Annotated[int, typer.Option(help="Inference processes.")] = 1,
@@ -67,6 +70,7 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "
     """The REST API (OpenAPI at /docs), the upload page and the dashboard at /."""
     import uvicorn
 
+    from mxqc.learn import load_model
     from mxqc.serve import ServeSettings, create_app
     from mxqc.serve.app import loopback
     from mxqc.watch.db import default_database
@@ -74,21 +78,13 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "
     if not loopback(host) and not api_key and not insecure:
         raise typer.BadParameter("listening beyond loopback needs --api-key (or MXQC_API_KEY);"
                                  " --insecure to override", param_hint="--host")
-    if watch_dirs and not db:
-        db = default_database()
-    _check_model(model)
+    db = db or (default_database() if watch_dirs else None)
+    load_model(model)  # a bad model is one line, not a traceback from the server's start-up
     settings = ServeSettings(model_path=model, db_url=db, api_key=api_key,
                              max_upload_bytes=int(max_upload_mb * 1024 * 1024),
                              timeout_s=timeout, workers=workers)
     _logging(True)
-    watcher = None
-    if watch_dirs:
-        from mxqc.scan.analyse import ScanOptions
-        from mxqc.watch import Watcher, connect
-
-        watcher = Watcher(watch_dirs, connect(db), scan_options=ScanOptions(
-            model_path=model, heatmaps=False))
-        threading.Thread(target=watcher.run, name="mxqc-watch", daemon=True).start()
+    watcher = _watch_beside(watch_dirs, db, model) if watch_dirs else None
     err_console.print(f"mxqc serving on http://{host}:{port}/ (API docs at /docs)")
     try:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
@@ -97,18 +93,17 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "
             watcher.stop()
 
 
-def _check_model(model: str | None) -> None:
-    """A bad model file is one line and exit 1 before anything starts (not a traceback
-    from the server's start-up)."""
-    from mxqc.learn import load_model
+def _watch_beside(dirs, db: str, model: str | None):
+    """A watcher on its own thread, writing into the database the service reads."""
+    from mxqc.scan.analyse import ScanOptions
+    from mxqc.watch import Watcher, connect
 
-    try:
-        load_model(model)
-    except MxqcError as exc:
-        err_console.print(f"[red]error[/red] {exc}")
-        raise typer.Exit(code=1) from None
+    watcher = Watcher(dirs, connect(db), scan_options=ScanOptions(model_path=model,
+                                                                  heatmaps=False))
+    threading.Thread(target=watcher.run, name="mxqc-watch", daemon=True).start()
+    return watcher
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(watch)
-    app.command()(serve)
+    add(app, watch)
+    add(app, serve)

@@ -1,0 +1,120 @@
+"""What the command groups share: argument types, the error handler, file failures."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from mxqc.centre import CENTRE_METHODS
+from mxqc.console import console, err_console
+from mxqc.errors import MxqcError
+
+Paths = Annotated[list[str], typer.Argument(help="Files, directories or globs.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def one_line_errors(command: Callable) -> Callable:
+    """``command`` with an mxqc error (a bad file, model or data set) said in one line on
+    stderr and exit code 1, instead of a traceback. Typer reads the signature through
+    ``functools.wraps``."""
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except MxqcError as exc:
+            err_console.print(Text.assemble(("error", "red"), " ", str(exc)))
+            raise typer.Exit(code=1) from None
+    return run
+
+
+def add(app: typer.Typer, command: Callable, name: str | None = None, **options) -> None:
+    """Register ``command`` on ``app`` behind ``one_line_errors``."""
+    app.command(name, **options)(one_line_errors(command))
+
+
+def fail_file(path: str, error: Exception | str, failures: list) -> None:
+    """Say one file's failure and keep it for ``finish``; the command goes on."""
+    message = str(error) if str(error).startswith(path) else f"{path}: {error}"
+    failures.append({"path": path, "error": message})
+    err_console.print(Text.assemble(("error", "red"), " ", message))
+
+
+def finish(failures: list) -> None:
+    """Exit 1 when some file failed (each said already)."""
+    if failures:
+        err_console.print(f"{len(failures)} file(s) failed")
+        raise typer.Exit(code=1)
+
+
+def file_table(rows, *columns) -> Table:
+    """A table whose first column shows whole file names (never truncated)."""
+    table = Table()
+    width = max((len(os.path.basename(r["path"])) for r in rows), default=4)
+    table.add_column("file", no_wrap=True, min_width=width)
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+    return table
+
+
+def parse_frames(text: str | None) -> slice | None:
+    """'1:3600:10' (Python slice of frame indices), '100:' or '5' → slice."""
+    if not text:
+        return None
+    try:
+        parts = [int(p) if p else None for p in text.split(":")]
+    except ValueError:
+        raise typer.BadParameter(f"expected START:STOP[:STEP], got {text!r}") from None
+    if len(parts) == 1:
+        return slice(parts[0], parts[0] + 1)
+    if len(parts) > 3:
+        raise typer.BadParameter(f"expected START:STOP[:STEP], got {text!r}")
+    return slice(*parts)
+
+
+def ints(text: str | None) -> tuple[int, ...] | None:
+    """'64,128' → (64, 128)."""
+    if text is None:
+        return None
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"expected integers separated by commas, got {text!r}") from None
+
+
+def check_centre_method(method: str | None, param_hint: str = "--centre") -> None:
+    """Refuse an unknown centre method by name (None: the command's default)."""
+    if method is not None and method not in CENTRE_METHODS:
+        raise typer.BadParameter(f"must be one of {sorted(CENTRE_METHODS)}",
+                                 param_hint=param_hint)
+
+
+def check_choice(value: str, choices, param_hint: str) -> None:
+    if value not in choices:
+        raise typer.BadParameter(f"must be one of {tuple(choices)}", param_hint=param_hint)
+
+
+def load_with_views(model_path: str | None, tta: int = 1, *, strict: bool = True):
+    """Load a model and set its test-time views (``strict=False`` leaves models that cannot
+    take them at one view); shared by the commands that take ``--tta``."""
+    from mxqc.learn import CnnModel, load_model
+
+    model = load_model(model_path)
+    takes_views = isinstance(model, CnnModel) and model.representation == "cartesian"
+    if tta == 1 or not (strict or takes_views):
+        return model
+    if not isinstance(model, CnnModel):
+        raise typer.BadParameter("test-time views need a CNN", param_hint="--tta")
+    try:
+        model.set_tta(tta)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--tta") from None
+    if not model.thresholds_tuned:
+        console.print(f"[yellow]note[/yellow] {model.name} has no thresholds tuned for "
+                      f"{tta} views; using its single-view ones (`mxqc tune` adds them)")
+    return model
