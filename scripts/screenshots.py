@@ -8,6 +8,7 @@ Needs Debian's chromium (apt-get install chromium).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,17 @@ from mxqc.serve.local import serve_subprocess
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DOCS = Path("docs")
+
+
+def open_from_strip(page, fraction: float) -> None:
+    """Click the first sweep's strip ``fraction`` of the way along its frames."""
+    strip = page.locator(".strip img").first
+    strip.scroll_into_view_if_needed()
+    box, click = strip.bounding_box(), json.loads(strip.get_attribute("data-click"))
+    x = box["width"] * (click["x0"] + fraction * (click["x1"] - click["x0"]))
+    y = box["height"] * (click["y0"] + click["y1"]) / 2
+    strip.click(position={"x": x, "y": y})
+    page.wait_for_selector("#viewer", state="visible")
 
 
 def main():
@@ -35,6 +47,8 @@ def main():
             page.screenshot(path=str(DOCS / "report-summary.png"))
             page.locator("#frames").scroll_into_view_if_needed()
             page.screenshot(path=str(DOCS / "report-frames.png"))
+            open_from_strip(page, 0.3)
+            page.screenshot(path=str(DOCS / "report-click.png"))
             page.goto(url + "/")
             page.set_input_files("#file", str(frame))
             page.wait_for_selector("#bars .bar", timeout=300_000)
