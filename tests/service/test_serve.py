@@ -90,3 +90,15 @@ def test_a_bad_model_file_is_one_line_and_exit_1_before_anything_starts(command,
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1 and "no such model file" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_openapi_schema_has_a_response_model_for_every_route(client):
+    schema = client.get("/openapi.json").json()
+    models = schema["components"]["schemas"]
+    assert {"Classification", "DatasetSummary", "WatchedFrame", "Rates"} <= set(models)
+    assert set(CLASSES) <= set(models["Rates"]["properties"])  # built from the class list
+    for path, methods in schema["paths"].items():
+        for method, spec in methods.items():
+            answer = spec["responses"]["200"]["content"]
+            if path not in ("/", "/metrics") and "{name}" not in path:
+                assert "$ref" in str(answer), (method, path)
