@@ -11,7 +11,7 @@ from mxqc.errors import FrameReadError, MxqcError
 from mxqc.frame import Frame, FrameSource, Geometry
 
 __all__ = ["Frame", "FrameReadError", "FrameSource", "Geometry", "MxqcError", "__version__",
-           "load_model"]
+           "classify", "load_model"]
 
 
 def load_model(path=None):
@@ -19,3 +19,17 @@ def load_model(path=None):
     from mxqc.learn import load_model as _load
 
     return _load(path)
+
+
+def classify(paths, *, model=None, centre_method="auto", witnesses=True) -> list[dict]:
+    """One row per frame of ``paths`` (files, directories or globs), with the columns of a
+    scan's ``results.csv``: ``p_<class>``, ``<class>`` (flagged or not), ``evidence_<class>``,
+    spots, beam centre and rings; unreadable files are rows with ``status`` "error".
+
+    >>> rows = classify("demo-out/run/series1/sim_11_000000.cbf")  # doctest: +SKIP
+    >>> [c for c in CLASSES if rows[0][c]]  # doctest: +SKIP
+    ['loop_scattering', 'strong_background', 'non_uniform_detector']
+    """
+    from mxqc.scan.run import classify as _classify
+
+    return _classify(paths, model=model, centre_method=centre_method, witnesses=witnesses)

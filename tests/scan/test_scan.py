@@ -230,3 +230,17 @@ def test_the_report_draws_each_sweep_against_the_thresholds_it_used(beamline_dir
     assert 0 < click["x0"] < click["x1"] < 1 and 0 < click["y0"] < click["y1"] < 1
     assert sorted(click["rows"]) == ["0", "1", "2", "3"]
     assert all(f'id="{row}"' in html for row in click["rows"].values())
+
+
+def test_classify_from_python_gives_the_scan_rows(beamline_dir, smoke_model_path):
+    import mxqc
+
+    rows = mxqc.classify([beamline_dir / "cbf", beamline_dir / "garbage_000001.img"],
+                         model=str(smoke_model_path))
+    by_name = {os.path.basename(r["file"]): r for r in rows}
+    row = by_name["sim_1_000000.cbf"]
+    assert row["status"] == "ok" and 0 < row["centre_x"] < 1024
+    assert {"n_spots", "rings", "centre_method", *(f"evidence_{c}" for c in CLASSES),
+            *(f"p_{c}" for c in CLASSES), *CLASSES} <= set(row)  # the results.csv columns
+    assert by_name["truncated_000001.cbf"]["status"] == "error"
+    assert "unsupported format" in by_name["garbage_000001.img"]["error"]

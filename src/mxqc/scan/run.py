@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 
 from mxqc.classes import CLASSES
+from mxqc.errors import MxqcError
 from mxqc.guard import Failure, GuardedPool, Limits, map_each
 from mxqc.io import count_frames
 from mxqc.paths import expand_paths
@@ -61,6 +62,24 @@ def plan_units(paths, *, frames: slice | None = None, every: int = 1,
             indices = range(n)[frames] if frames is not None else range(n)
             units += [(path, i) for i in indices[::max(every, 1)]]
     return units, errors
+
+
+def classify(paths, *, model: str | None = None, centre_method: str = "auto",
+             witnesses: bool = True) -> list[dict]:
+    """Classify every frame of ``paths`` (files, directories or globs) in this process: one
+    row per frame with the columns of ``results.csv`` (probabilities, labels, evidence,
+    spots, centre, rings); a file or frame that cannot be read is a row with ``status``
+    "error" and the reason. ``model``: a model file (None: the default model). For many
+    files, ``scan`` runs the same in guarded worker processes and writes the tables."""
+    options = ScanOptions(model_path=model, centre_method=centre_method, witnesses=witnesses,
+                          heatmaps=False)
+    units, rows = [], []
+    for path in expand_paths(paths):
+        try:
+            units += [(path, i) for i in range(count_frames(path))]
+        except MxqcError as exc:
+            rows.append(error_row(path, -1, str(exc)))
+    return rows + (analyse_units(units, options) if units else [])
 
 
 def _batches(units, size):
