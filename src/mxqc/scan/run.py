@@ -73,6 +73,8 @@ def classify(paths, *, model: str | None = None, centre_method: str = "auto",
     files, ``scan`` runs the same in guarded worker processes and writes the tables."""
     options = ScanOptions(model_path=model, centre_method=centre_method, witnesses=witnesses,
                           heatmaps=False)
+    if isinstance(paths, str | os.PathLike):  # one path, not a sequence of characters
+        paths = [paths]
     units, rows = [], []
     for path in expand_paths(paths):
         try:
