@@ -122,3 +122,14 @@ def test_an_mxqc_error_from_any_command_is_one_line_and_exit_1(command, tmp_path
     result = runner.invoke(app, command.format(tmp=tmp_path).split())
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output and result.output.count("\n") <= 2
+
+
+def test_workers_default_to_the_cores_this_process_may_use():
+    import os
+
+    from mxqc.threads import available_cores
+
+    assert available_cores() == len(os.sched_getaffinity(0)) >= 1
+    for command in ("scan", "watch", "serve"):
+        result = runner.invoke(app, [command, "--help"])
+        assert "the cores this process may use" in " ".join(result.output.split())

@@ -1,4 +1,5 @@
-"""Thread limits for worker processes (one place for the scanner, simulator and service)."""
+"""Cores and thread limits for worker processes (one place for the scanner, simulator,
+watcher and service)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,12 @@ def limit_threads(n: int) -> None:
 
     cv2.setNumThreads(n)
     threadpool_limits(n)  # for those already loaded (numpy's BLAS)
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a batch system or a
+    container sets), the default number of workers."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows: no affinity
+        return os.cpu_count() or 1

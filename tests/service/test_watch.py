@@ -76,7 +76,8 @@ def test_backlog_alerts_and_the_api_reading_the_database(tmp_path, smoke_model_p
     watcher = Watcher([watched], engine, scan_options=ScanOptions(
         model_path=str(smoke_model_path), heatmaps=False),
         options=WatchOptions(settle_s=0.1, alert_window=5,
-                             alert_rates=tuple((c, 0.0) for c in ("ice_ring",))))
+                             alert_rates=tuple((c, 0.0) for c in ("ice_ring",))),
+        workers=2)  # six ready frames: a batch of three for each worker
     watcher.run(until_idle=True)
     assert len(_frames(engine)) == 6
     watcher.run(until_idle=True)  # nothing new: nothing processed twice

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from mxqc.cli.common import add, check_centre_method, load_with_views, parse_frames
 from mxqc.console import console, err_console
+from mxqc.threads import available_cores
 
 Frames = Annotated[str | None, typer.Option(
     help="Frames of multi-frame files, START:STOP[:STEP] (0-based).")]
@@ -33,6 +34,8 @@ TimeLimit = Annotated[float, typer.Option(
          "an error.", min=1)]
 MemoryLimit = Annotated[float, typer.Option(
     help="GB of data one worker may allocate; beyond, its frame is an error.", min=1)]
+Workers = Annotated[int | None, typer.Option(
+    help="Local worker processes [default: the cores this process may use].", min=1)]
 Tta = Annotated[int, typer.Option(
     help="Test-time views averaged per frame: 1, 4 or 8 (Cartesian CNNs); costs that many "
          "forward passes.")]
@@ -45,7 +48,7 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
          ] = None,
          frames: Frames = None,
          every: Annotated[int, typer.Option(help="Keep one frame in N.")] = 1,
-         workers: Annotated[int, typer.Option(help="Local worker processes.")] = 1,
+         workers: Workers = None,
          dask: Dask = None,
          resume: Annotated[bool, typer.Option(help="Skip frames already in OUT's journal.")
                            ] = False,
@@ -74,8 +77,8 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
                           heatmaps=heatmaps, heatmap_every=heatmap_every, device=device, tta=tta)
     model_for(options)  # a bad model is one line before any worker starts
     summary = _run(paths, out, options, frames=parse_frames(frames), every=every,
-                   workers=workers, dask=dask, resume=resume, batch_size=batch_size,
-                   limits=Limits(seconds=time_limit, memory_gb=memory_limit))
+                   workers=workers or available_cores(), dask=dask, resume=resume,
+                   batch_size=batch_size, limits=Limits(seconds=time_limit, memory_gb=memory_limit))
     if not summary.frames:
         selection = f" with --frames {frames}" if frames else ""
         err_console.print(f"[red]error[/red] no frames found in {' '.join(paths)}{selection}")

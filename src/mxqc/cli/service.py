@@ -10,12 +10,15 @@ import typer
 
 from mxqc.cli.common import add
 from mxqc.console import console, err_console
+from mxqc.threads import available_cores
 
 Database = Annotated[str | None, typer.Option(
     help="SQLite file or SQLAlchemy URL (postgresql+psycopg://user@host/db; pip install "
          "'mxqc[postgres]'). Default: watch.sqlite in the user's data folder "
          "($XDG_DATA_HOME/mxqc or ~/.local/share/mxqc).")]
 Model = Annotated[str | None, typer.Option(help="Model file (default: the shipped model).")]
+Workers = Annotated[int | None, typer.Option(
+    help="Worker processes [default: the cores this process may use].", min=1)]
 ApiKey = Annotated[str | None, typer.Option(
     envvar="MXQC_API_KEY", help="Require this X-API-Key on /v1 (env MXQC_API_KEY).")]
 
@@ -33,6 +36,7 @@ def watch(dirs: Annotated[list[str], typer.Argument(help="Directories to follow.
           rescan: Annotated[float, typer.Option(help="Rescan period in seconds.")] = 5.0,
           until_idle: Annotated[bool, typer.Option(
               help="Process the backlog and stop when nothing new arrives.")] = False,
+          workers: Workers = None,
           verbose: Annotated[bool, typer.Option(help="Log every file.")] = True):
     """Classify each new frame written into DIRS once, into a database (restart-safe)."""
     from mxqc.learn import load_model
@@ -44,7 +48,8 @@ def watch(dirs: Annotated[list[str], typer.Argument(help="Directories to follow.
     load_model(model)  # a bad model is one line before anything starts
     engine = connect(db or default_database())
     watcher = Watcher(dirs, engine, scan_options=ScanOptions(model_path=model, heatmaps=False),
-                      options=WatchOptions(settle_s=settle, rescan_s=rescan))
+                      options=WatchOptions(settle_s=settle, rescan_s=rescan),
+                      workers=workers or available_cores())
     where = engine.url.render_as_string(hide_password=True)
     console.print(f"watching {', '.join(dirs)} → {where} (Ctrl-C to stop)")
     try:
@@ -64,7 +69,7 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "
           api_key: ApiKey = None,
           max_upload_mb: Annotated[float, typer.Option(help="Largest upload in MiB.")] = 128,
           timeout: Annotated[float, typer.Option(help="Seconds per classification.")] = 120,
-          workers: Annotated[int, typer.Option(help="Inference processes.")] = 1,
+          workers: Workers = None,
           insecure: Annotated[bool, typer.Option(
               help="Allow a non-loopback host without an API key.")] = False):
     """The REST API (OpenAPI at /docs), the upload page and the dashboard at /."""
@@ -82,7 +87,7 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "
     load_model(model)  # a bad model is one line, not a traceback from the server's start-up
     settings = ServeSettings(model_path=model, db_url=db, api_key=api_key,
                              max_upload_bytes=int(max_upload_mb * 1024 * 1024),
-                             timeout_s=timeout, workers=workers)
+                             timeout_s=timeout, workers=workers or available_cores())
     _logging(True)
     watcher = _watch_beside(watch_dirs, db, model) if watch_dirs else None
     err_console.print(f"mxqc serving on http://{host}:{port}/ (API docs at /docs)")

@@ -24,6 +24,7 @@ from mxqc.paths import expand_paths
 from mxqc.scan.analyse import ScanOptions, error_row
 from mxqc.scan.run import analyse_guarded
 from mxqc.scan.sweeps import group_sweeps
+from mxqc.threads import limit_threads
 from mxqc.watch import db
 
 log = logging.getLogger("mxqc.watch")
@@ -73,7 +74,7 @@ class Watcher:
     """Process every complete frame in ``dirs`` exactly once into the database."""
 
     def __init__(self, dirs, engine, *, scan_options: ScanOptions | None = None,
-                 options: WatchOptions | None = None):
+                 options: WatchOptions | None = None, workers: int = 1):
         self.dirs = [os.path.abspath(d) for d in dirs]
         self.engine = engine
         self.scan_options = scan_options or ScanOptions(heatmaps=False)
@@ -84,7 +85,9 @@ class Watcher:
         self.processed = 0
         self.errors = 0
         self.waiting = 0  # files seen but not yet complete
-        self.pool = GuardedPool(1)  # every file is opened in its guarded worker
+        # every file is opened in a guarded worker; each worker's libraries on one thread
+        self.workers = max(workers, 1)
+        self.pool = GuardedPool(self.workers, initializer=limit_threads, initargs=(1,))
 
     # --- discovery ---------------------------------------------------------------
     def _candidates(self) -> list[str]:
@@ -152,7 +155,8 @@ class Watcher:
                 self._record(path, stats[path], [error_row(path, -1, error)], error)
         expected = {path: n for path, (n, error) in counts.items() if error is None}
         units = [(path, i) for path, n in expected.items() for i in range(n)]
-        size = self.options.batch_size
+        # as many batches as workers when few frames are ready, so that all of them work
+        size = max(1, min(self.options.batch_size, -(-len(units) // self.workers)))
         options = replace(self.scan_options, images_dir=None)
         found: dict[str, list[dict]] = {}
         for rows in analyse_guarded(self.pool, [units[i:i + size]
