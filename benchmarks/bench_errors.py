@@ -86,14 +86,13 @@ def main():
     parser.add_argument("--out", default=str(Path(__file__).with_name("results-errors.md")))
     args = parser.parse_args()
     model = load_model(args.model)
-    if args.tta > 1:
-        model.set_tta(args.tta)
+    thresholds = model.thresholds_for(model.check_views(args.tta))
     dataset = load_dataset(args.test_set)
-    truth, scores = predict_split(model, dataset, "all")
-    truth, pred = truth.astype(bool), scores >= model.thresholds
+    truth, scores = predict_split(model, dataset, "all", views=args.tta)
+    truth, pred = truth.astype(bool), scores >= thresholds
     all_scenes = read_scenes(args.test_set)
     scenes = [all_scenes[name] for name in store.split_table(dataset, "all").names]
-    base = multilabel_scores(truth, scores, threshold=model.thresholds)["jaccard"]
+    base = multilabel_scores(truth, scores, threshold=thresholds)["jaccard"]
 
     lines = [f"# Where {model.name} errs on {len(truth)} simulated frames "
              f"({time.strftime('%Y-%m-%d')}, {args.tta} view(s))", "",

@@ -104,15 +104,14 @@ def test_test_time_views_make_scores_invariant_under_their_transforms(tiny_datas
     turned, mirrored = np.rot90(images, 1, axes=(1, 2)).copy(), images[:, :, ::-1].copy()
     single = model.predict_proba(images)
     assert np.abs(model.predict_proba(turned) - single).max() > 1e-4  # not invariant alone
-    model.set_tta(4)
-    four = model.predict_proba(images)
-    np.testing.assert_allclose(model.predict_proba(turned), four, atol=1e-5)
-    assert np.abs(model.predict_proba(mirrored) - four).max() > 1e-4
-    model.set_tta(8)
-    np.testing.assert_allclose(model.predict_proba(mirrored), model.predict_proba(images),
-                               atol=1e-5)
+    four = model.predict_proba(images, views=4)
+    np.testing.assert_allclose(model.predict_proba(turned, views=4), four, atol=1e-5)
+    assert np.abs(model.predict_proba(mirrored, views=4) - four).max() > 1e-4
+    np.testing.assert_allclose(model.predict_proba(mirrored, views=8),
+                               model.predict_proba(images, views=8), atol=1e-5)
+    np.testing.assert_array_equal(model.predict_proba(images), single)  # nothing changed
     with pytest.raises(ValueError, match="one of"):
-        model.set_tta(3)
+        model.check_views(3)
 
 
 def test_thresholds_are_tuned_and_stored_for_each_number_of_views(tiny_dataset, tmp_path):
@@ -121,18 +120,17 @@ def test_thresholds_are_tuned_and_stored_for_each_number_of_views(tiny_dataset, 
     assert model.metadata["thresholds_tuning"]["split"] == "val"
     loaded = load_model(save_model(model, tmp_path / "v.safetensors"))
     for views in (1, 4, 8):
-        loaded.set_tta(views)
-        assert loaded.thresholds_tuned
+        assert loaded.thresholds_tuned(views)
         stored = (loaded.metadata["thresholds"] if views == 1
                   else loaded.metadata["tta_thresholds"][str(views)])
-        np.testing.assert_array_equal(loaded.thresholds, stored)
+        np.testing.assert_array_equal(loaded.thresholds_for(views), stored)
     del loaded.metadata["tta_thresholds"]  # an older bundle: single-view thresholds serve
-    assert not loaded.thresholds_tuned
-    np.testing.assert_array_equal(loaded.thresholds, loaded.metadata["thresholds"])
+    assert not loaded.thresholds_tuned(8)
+    np.testing.assert_array_equal(loaded.thresholds_for(8), loaded.metadata["thresholds"])
     polar = train_cnn(tiny_dataset, TrainConfig(representation="polar-min", **SMOKE))
     assert "tta_thresholds" not in polar.metadata
     with pytest.raises(ValueError, match="Cartesian"):
-        polar.set_tta(4)
+        polar.check_views(4)
 
 
 def test_progressive_sizes_frozen_phases_and_early_stopping_are_logged(tiny_dataset):

@@ -100,21 +100,19 @@ def check_choice(value: str, choices, param_hint: str) -> None:
 
 
 def load_with_views(model_path: str | None, tta: int = 1, *, strict: bool = True):
-    """Load a model and set its test-time views (``strict=False`` leaves models that cannot
-    take them at one view); shared by the commands that take ``--tta``."""
-    from mxqc.learn import CnnModel, load_model
+    """(model, views): the model and the test-time views it will average, checked; with
+    ``strict=False`` a model that cannot take them gets one view. Shared by the commands
+    that take ``--tta``."""
+    from mxqc.learn import load_model
 
     model = load_model(model_path)
-    takes_views = isinstance(model, CnnModel) and model.representation == "cartesian"
-    if tta == 1 or not (strict or takes_views):
-        return model
-    if not isinstance(model, CnnModel):
-        raise typer.BadParameter("test-time views need a CNN", param_hint="--tta")
     try:
-        model.set_tta(tta)
+        views = model.check_views(tta)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--tta") from None
-    if not model.thresholds_tuned:
+        if strict:
+            raise typer.BadParameter(str(exc), param_hint="--tta") from None
+        return model, 1
+    if not model.thresholds_tuned(views):
         console.print(f"[yellow]note[/yellow] {model.name} has no thresholds tuned for "
-                      f"{tta} views; using its single-view ones (`mxqc tune` adds them)")
-    return model
+                      f"{views} views; using its single-view ones (`mxqc tune` adds them)")
+    return model, views

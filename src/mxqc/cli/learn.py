@@ -158,12 +158,13 @@ def _scores_for(model_path: str, dataset, split: str, tta: int = 1, *, strict: b
                 centre_method: str | None = None):
     from mxqc.learn.evaluate import predict_split
 
-    model = load_with_views(model_path, tta, strict=strict)
-    return model, predict_split(model, dataset, split, centre_method=centre_method)
+    model, views = load_with_views(model_path, tta, strict=strict)
+    return model, views, predict_split(model, dataset, split, centre_method=centre_method,
+                                       views=views)
 
 
-def _display_name(model) -> str:
-    return model.name if model.tta == 1 else f"{model.name} ({model.tta} views)"
+def _display_name(model, views: int) -> str:
+    return model.name if views == 1 else f"{model.name} ({views} views)"
 
 
 def _print_multilabel(named_tables: dict) -> None:
@@ -188,14 +189,16 @@ def evaluate(model_path: ModelFile, dataset_dir: Dataset,
 
     check_centre_method(centre)
     dataset = _open(dataset_dir)
-    model, (truth, scores) = _scores_for(model_path, dataset, split, tta, centre_method=centre)
-    name = _display_name(model)
+    model, used, (truth, scores) = _scores_for(model_path, dataset, split, tta,
+                                               centre_method=centre)
+    name = _display_name(model, used)
     views = ("" if tta == 1 else f"-tta{tta}") + (f"-{centre}" if centre else "")
     out_dir = Path(out) if out else Path(model_path).with_name(
         f"{Path(model_path).stem}-eval-{split}{views}")
-    tables = score_table(truth, scores, model.thresholds)
+    thresholds = model.thresholds_for(used)
+    tables = score_table(truth, scores, thresholds)
     written = write_tables(out_dir, {name: tables})
-    plot_curves(out_dir / "curves.png", truth, scores, model.thresholds,
+    plot_curves(out_dir / "curves.png", truth, scores, thresholds,
                 title=f"{name} on {dataset.root.name} ({split}, {len(truth)} frames)")
     _print_multilabel({name: tables})
     _print_per_class(name, tables)
@@ -234,8 +237,9 @@ def compare(dataset_dir: Dataset,
     dataset = _open(dataset_dir)
     named, members = {}, []
     for path in models:
-        model, (truth, scores) = _scores_for(path, dataset, split, tta, strict=False)
-        named[_display_name(model)] = score_table(truth, scores, model.thresholds)
+        model, used, (truth, scores) = _scores_for(path, dataset, split, tta, strict=False)
+        named[_display_name(model, used)] = score_table(truth, scores,
+                                                        model.thresholds_for(used))
         if model.metadata["kind"] == "cnn":
             members.append((model, scores))
     if ensemble:
@@ -333,7 +337,7 @@ def tune(model_path: ModelFile,
     from mxqc.learn.evaluate import tune_model_thresholds
 
     dataset = _open(dataset_dir)
-    model = load_with_views(model_path)
+    model, _ = load_with_views(model_path)
     _check_suffix(out, model_path)
     with console.status(f"scoring {model.name} on {dataset.root.name} ({split})"):
         tune_model_thresholds(model, dataset, split, beta=2.0 if f2 else 1.0)
@@ -373,7 +377,7 @@ def fuse(model_path: Annotated[str, typer.Argument(help="Model file (CNN) to fus
     from mxqc.learn.evaluate import write_tables
     from mxqc.learn.fusion import fit_fusion, labelled_rows
 
-    model = load_with_views(model_path)
+    model, _ = load_with_views(model_path)
     _check_suffix(out, model_path)
     rows, truth, cnn = labelled_rows(scan_dir, labels)
     tested = labelled_rows(test, test_labels) if test else None

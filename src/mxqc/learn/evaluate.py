@@ -21,8 +21,10 @@ from mxqc.metrics import (
 
 
 def predict_split(model: Model, dataset: Dataset, split: str = "test", *,
-                  centre_method: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(truth, scores) of ``model`` on a split; centres as the model was trained with."""
+                  centre_method: str | None = None, views: int = 1
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(truth, scores) of ``model`` on a split, averaged over ``views`` test-time views;
+    centres as the model was trained with."""
     truth = store.split_table(dataset, split).labels
     images = store.images(dataset, split)
     centres = None
@@ -31,7 +33,7 @@ def predict_split(model: Model, dataset: Dataset, split: str = "test", *,
             "centre_method"))
     scores = np.concatenate([model.predict_proba(images[i:i + 256],
                                                  None if centres is None else
-                                                 centres[i:i + 256])
+                                                 centres[i:i + 256], views=views)
                              for i in range(0, len(images), 256)])
     return truth, scores
 

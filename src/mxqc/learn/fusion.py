@@ -109,13 +109,16 @@ def apply_fusion(spec: dict, cnn: np.ndarray, rows) -> np.ndarray:
     return out
 
 
-def fused_probabilities(model, cnn: np.ndarray, rows) -> tuple[np.ndarray, np.ndarray]:
+def fused_probabilities(model, cnn: np.ndarray, rows, views: int = 1
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """(probabilities, thresholds), both (n, 7), for results ``rows`` whose CNN
-    probabilities are ``cnn``: fused for the rows with witness features where the model
-    carries a fusion, the CNN's (and its thresholds) for the others."""
+    probabilities (averaged over ``views`` test-time views) are ``cnn``: fused for the rows
+    with witness features where the model carries a fusion, the CNN's (and its thresholds)
+    for the others."""
     spec = model.metadata.get("fusion")
     witnessed = np.array(["w_spots" in r for r in rows], bool)
-    thresholds = np.array([effective_thresholds(model, w) for w in witnessed]).reshape(-1, 7)
+    thresholds = np.array([effective_thresholds(model, w, views)
+                           for w in witnessed]).reshape(-1, 7)
     if not spec or not witnessed.any():
         return cnn, thresholds
     probs = np.array(cnn, float, copy=True)
@@ -124,11 +127,13 @@ def fused_probabilities(model, cnn: np.ndarray, rows) -> tuple[np.ndarray, np.nd
     return probs, thresholds
 
 
-def effective_thresholds(model, witnessed: bool) -> np.ndarray:
+def effective_thresholds(model, witnessed: bool, views: int = 1) -> np.ndarray:
     """The per-class thresholds a frame's verdict uses: the fusion's for a frame with
-    witness features where the model has a fusion, the network's otherwise."""
+    witness features where the model has a fusion, the network's for ``views`` test-time
+    views otherwise."""
     spec = model.metadata.get("fusion")
-    return np.asarray(spec["thresholds"] if spec and witnessed else model.thresholds, float)
+    return np.asarray(spec["thresholds"] if spec and witnessed
+                      else model.thresholds_for(views), float)
 
 
 def labelled_rows(scan_dir, labels_path=None) -> tuple[list[dict], np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from scipy.special import expit
 from mxqc.classes import CLASSES
 from mxqc.learn.cnn import as_input, dihedral
 from mxqc.learn.thresholds import tune_thresholds as best_thresholds
-from mxqc.learn.views import needs_centre, radial_vectors, view_batch
+from mxqc.learn.views import View, needs_centre, radial_vectors
 
 TTA_VIEWS = (1, 4, 8)
 
@@ -19,13 +19,13 @@ TTA_VIEWS = (1, 4, 8)
 class Model:
     """Base: ``metadata`` (JSON-able dict) and per-class ``thresholds``.
 
-    ``predict_proba(images, centres)`` takes (n, 512, 512) uint8 normalised images (RefleX
-    polarity) and, for polar and radial models, (n, 2) beam centres in those images' pixels.
+    ``predict_proba(images, centres, views=1)`` takes (n, 512, 512) uint8 normalised images
+    (RefleX polarity) and, for polar and radial models, (n, 2) beam centres in those images'
+    pixels; ``views`` test-time views are averaged per image (``check_views``).
     """
 
     def __init__(self, metadata: dict):
         self.metadata = dict(metadata)
-        self.tta = 1  # test-time views averaged per image (CnnModel.set_tta)
 
     @property
     def name(self) -> str:
@@ -46,21 +46,30 @@ class Model:
 
     @property
     def thresholds(self) -> np.ndarray:
-        """Per-class decision thresholds for the current test-time views: those tuned for
-        them where the bundle has them, else the single-view ones."""
-        tuned = self.metadata.get("tta_thresholds", {}).get(str(self.tta))
+        """Per-class decision thresholds for one view."""
+        return self.thresholds_for(1)
+
+    def thresholds_for(self, views: int = 1) -> np.ndarray:
+        """Per-class decision thresholds for ``views`` test-time views: those tuned for them
+        where the bundle has them, else the single-view ones."""
+        tuned = self.metadata.get("tta_thresholds", {}).get(str(views))
         single = self.metadata.get("thresholds", [0.5] * len(CLASSES))
-        return np.asarray(tuned if self.tta > 1 and tuned else single, float)
+        return np.asarray(tuned if views > 1 and tuned else single, float)
 
-    @property
-    def thresholds_tuned(self) -> bool:
-        """Whether the thresholds were tuned for the current test-time views."""
-        return self.tta == 1 or str(self.tta) in self.metadata.get("tta_thresholds", {})
+    def thresholds_tuned(self, views: int = 1) -> bool:
+        """Whether the bundle has thresholds tuned for ``views`` test-time views."""
+        return views == 1 or str(views) in self.metadata.get("tta_thresholds", {})
 
-    def set_thresholds(self, thresholds, *, views: int | None = None) -> None:
-        """Store thresholds for ``views`` test-time views (default: the current ones)."""
+    def check_views(self, views: int) -> int:
+        """``views`` if this model can average that many test-time views (a Cartesian CNN:
+        1, 4 or 8), else ValueError."""
+        if views != 1:
+            raise ValueError(f"test-time views need a Cartesian CNN, not a {type(self).__name__}")
+        return views
+
+    def set_thresholds(self, thresholds, *, views: int = 1) -> None:
+        """Store thresholds for ``views`` test-time views."""
         values = [float(t) for t in thresholds]
-        views = self.tta if views is None else views
         if views > 1:
             self.metadata.setdefault("tta_thresholds", {})[str(views)] = values
         else:
@@ -76,7 +85,7 @@ class Model:
             raise ValueError(f"a {self.representation} model needs beam centres")
         return images, (None if centres is None else np.asarray(centres, float).reshape(-1, 2))
 
-    def predict_proba(self, images, centres=None) -> np.ndarray:
+    def predict_proba(self, images, centres=None, *, views: int = 1) -> np.ndarray:
         raise NotImplementedError
 
     def tune_thresholds(self, images, truth, centres=None, *, beta: float = 1.0) -> None:
@@ -84,9 +93,10 @@ class Model:
         self.set_thresholds(best_thresholds(truth, self.predict_proba(images, centres),
                                             beta=beta))
 
-    def predict(self, images, centres=None) -> np.ndarray:
+    def predict(self, images, centres=None, *, views: int = 1) -> np.ndarray:
         """(n, 7) 0/1 labels: scores above the stored per-class thresholds."""
-        return (self.predict_proba(images, centres) > self.thresholds).astype(np.int8)
+        return (self.predict_proba(images, centres, views=views)
+                > self.thresholds_for(views)).astype(np.int8)
 
 
 class CnnModel(Model):
@@ -103,8 +113,13 @@ class CnnModel(Model):
         return self.metadata.get("pooling", "area")  # bundles from before pooling existed
 
     @property
+    def view(self) -> View:
+        """What the network sees: representation, input size and pooling."""
+        return View(self.representation, self.input_size, self.pooling)
+
+    @property
     def needs_centre(self) -> bool:
-        return needs_centre(self.representation, self.pooling)
+        return self.view.needs_centre
 
     @property
     def device(self) -> torch.device:
@@ -117,8 +132,7 @@ class CnnModel(Model):
 
     def inputs(self, images, centres=None) -> torch.Tensor:
         images, centres = self._check(images, centres)
-        return as_input(view_batch(images, self.representation, self.input_size,
-                                   None if not self.needs_centre else centres, self.pooling),
+        return as_input(self.view.batch(images, centres if self.needs_centre else None),
                         self.device)
 
     @property
@@ -130,18 +144,17 @@ class CnnModel(Model):
             return False
         return native_bf16(self.device)
 
-    def set_tta(self, views: int) -> CnnModel:
-        """Average each image's logits over ``views`` dihedral transforms (test-time
-        augmentation): 1 (none), 4 (the quarter turns) or 8 (and their mirror images).
-        The network saw all eight in training (Cartesian views only: a polar view is not
+    def check_views(self, views: int) -> int:
+        """Test-time augmentation: a frame's logits averaged over ``views`` dihedral
+        transforms, 1 (none), 4 (the quarter turns) or 8 (and their mirror images). The
+        network saw all eight in training (Cartesian views only: a polar view is not
         symmetric under them). Costs ``views`` forward passes per image."""
         if views not in TTA_VIEWS:
             raise ValueError(f"test-time views must be one of {TTA_VIEWS}, got {views}")
         if views > 1 and self.representation != "cartesian":
             raise ValueError("test-time augmentation needs a Cartesian model, not "
                              f"{self.representation}")
-        self.tta = views
-        return self
+        return views
 
     @torch.inference_mode()
     def view_logits(self, x: torch.Tensor, views: int, *, batch_size: int = 64
@@ -158,9 +171,9 @@ class CnnModel(Model):
         return torch.cat(out) if out else torch.empty(0, views, len(CLASSES),
                                                       device=self.device)
 
-    def logits(self, x: torch.Tensor, *, batch_size: int = 64) -> torch.Tensor:
-        """(n, 7) logits of prepared inputs, averaged over the test-time views."""
-        return self.view_logits(x, self.tta, batch_size=batch_size).mean(dim=1)
+    def logits(self, x: torch.Tensor, *, views: int = 1, batch_size: int = 64) -> torch.Tensor:
+        """(n, 7) logits of prepared inputs, averaged over ``views`` test-time views."""
+        return self.view_logits(x, self.check_views(views), batch_size=batch_size).mean(dim=1)
 
     def tune_thresholds(self, images, truth, centres=None, *, beta: float = 1.0) -> None:
         """Tune and store thresholds for 1, 4 and 8 test-time views (one set of forward
@@ -175,12 +188,12 @@ class CnnModel(Model):
             self.set_thresholds(best_thresholds(
                 truth, torch.sigmoid(per_view[:, :n].mean(dim=1)).numpy(), beta=beta), views=n)
 
-    def probabilities(self, x: torch.Tensor) -> np.ndarray:
+    def probabilities(self, x: torch.Tensor, *, views: int = 1) -> np.ndarray:
         """(n, 7) probabilities of prepared inputs (``inputs``), e.g. reused for heatmaps."""
-        return torch.sigmoid(self.logits(x)).cpu().numpy().astype(float)
+        return torch.sigmoid(self.logits(x, views=views)).cpu().numpy().astype(float)
 
-    def predict_proba(self, images, centres=None) -> np.ndarray:
-        return self.probabilities(self.inputs(images, centres))
+    def predict_proba(self, images, centres=None, *, views: int = 1) -> np.ndarray:
+        return self.probabilities(self.inputs(images, centres), views=views)
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -210,6 +223,7 @@ class ClassicalModel(Model):
         super().__init__(metadata)
         self.pipeline = pipeline
 
-    def predict_proba(self, images, centres=None) -> np.ndarray:
+    def predict_proba(self, images, centres=None, *, views: int = 1) -> np.ndarray:
+        self.check_views(views)
         images, centres = self._check(images, centres)
         return classical_scores(self.pipeline, radial_vectors(images, centres))

@@ -8,6 +8,8 @@ what it saw in training.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -45,6 +47,31 @@ def check_view(representation: str, pooling: str) -> None:
     if pooling == "area+symmetry" and check_representation(representation) != "cartesian":
         raise ValueError("area+symmetry pooling needs the Cartesian view (a polar view "
                          "already has the beam centre on its edge)")
+
+
+@dataclass(frozen=True)
+class View:
+    """What a network sees of a normalised image: its representation, its edge in pixels
+    and the pooling of its channels; checked when made."""
+
+    representation: str = "cartesian"
+    size: int = 224
+    pooling: str = "area"
+
+    def __post_init__(self):
+        check_view(self.representation, self.pooling)
+
+    @property
+    def needs_centre(self) -> bool:
+        return needs_centre(self.representation, self.pooling)
+
+    @property
+    def channels(self) -> int:
+        return channels(self.pooling)
+
+    def batch(self, images, centres=None) -> np.ndarray:
+        """This view of a batch of normalised images (``view_batch``)."""
+        return view_batch(images, self.representation, self.size, centres, self.pooling)
 
 
 def peak_pool(image: np.ndarray, size: int) -> np.ndarray:

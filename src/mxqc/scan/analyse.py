@@ -52,7 +52,7 @@ class ScanOptions:
     heatmap_every: int = 10  # heatmaps for one in N flagged frames (1: all); they cost most
     threads: int = 1  # torch threads in this process
     device: str = "cpu"  # where the CNN runs: "cpu", "cuda" or "auto"
-    tta: int = 1  # test-time views averaged per frame (CnnModel.set_tta; Cartesian CNNs)
+    tta: int = 1  # test-time views averaged per frame (CnnModel.check_views; Cartesian CNNs)
 
 
 _MODELS: dict[tuple[str | None, str, int], Model] = {}
@@ -60,15 +60,16 @@ _MODELS: dict[tuple[str | None, str, int], Model] = {}
 
 def model_for(options: ScanOptions) -> Model:
     """The model, loaded once per process (workers keep it between batches)."""
-    key = (options.model_path, options.device, options.tta)
+    key = (options.model_path, options.device)
     if key not in _MODELS:
         from mxqc.learn import load_model
         from mxqc.learn.cnn import resolve_device
 
         model = load_model(options.model_path)
         if isinstance(model, CnnModel):
-            model.to(resolve_device(options.device)).set_tta(options.tta)
+            model.to(resolve_device(options.device))
         _MODELS[key] = model
+    _MODELS[key].check_views(options.tta)
     return _MODELS[key]
 
 
@@ -178,11 +179,11 @@ def _classify(model: Model, images, centres, rows, options: ScanOptions) -> None
     mark = time.perf_counter()
     if isinstance(model, CnnModel):
         x = model.inputs(images, centres)
-        probs = model.probabilities(x)
+        probs = model.probabilities(x, views=options.tta)
     else:
         probs = model.predict_proba(images, centres)
     cnn = probs
-    probs, thresholds = fused_probabilities(model, cnn, rows)
+    probs, thresholds = fused_probabilities(model, cnn, rows, options.tta)
     labels = probs > thresholds
     per_frame = (time.perf_counter() - mark) * 1e3 / len(rows)
     heat = {}  # row index → {class name: heatmap} for the explained frames

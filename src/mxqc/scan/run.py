@@ -197,7 +197,7 @@ def _metadata(rows, options: ScanOptions) -> dict:
     from mxqc.scan.analyse import model_for
 
     # the thresholds the verdicts used, so the report can show how near each frame came
-    thresholds = effective_thresholds(model_for(options), options.witnesses)
+    thresholds = effective_thresholds(model_for(options), options.witnesses, options.tta)
     return {"model": name, "model_version": version, "mxqc_version": __version__,
             "tta": options.tta, "heatmaps": options.heatmaps,
             "heatmap_every": options.heatmap_every,
