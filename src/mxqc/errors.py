@@ -20,12 +20,19 @@ class FrameReadError(MxqcError):
         super().__init__(f"{self.path}: {reason}")
 
 
-class InvalidFrameError(MxqcError):
-    """A frame's pixels cannot be processed (e.g. no valid pixel at all)."""
+class InvalidFrameError(MxqcError, ValueError):
+    """A frame's pixels cannot be processed (no valid pixel at all, too small for a step,
+    frames of one sweep with different shapes). Also a ValueError, as it was."""
 
 
-class CentreError(MxqcError):
-    """A beam-centre method cannot give an answer for this image (e.g. no header centre)."""
+class GeometryError(MxqcError, ValueError):
+    """A frame's geometry lacks what a conversion needs (pixel size, distance or
+    wavelength for d-spacings). Also a ValueError, as it was."""
+
+
+class CentreError(MxqcError, ValueError):
+    """A beam-centre method cannot give an answer for this image (no header centre, a
+    centre on the image border). Also a ValueError, as it was."""
 
 
 class FusionError(MxqcError):

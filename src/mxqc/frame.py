@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mxqc.errors import GeometryError
+
 
 @dataclass(frozen=True)
 class Geometry:
@@ -47,7 +49,7 @@ class Geometry:
 
     def _require_resolution(self):
         if not self.can_resolve:
-            raise ValueError(
+            raise GeometryError(
                 "geometry lacks pixel size, distance or wavelength: "
                 f"pixel_size_mm={self.pixel_size_mm}, distance_mm={self.distance_mm}, "
                 f"wavelength_a={self.wavelength_a}"

@@ -211,7 +211,7 @@ def normalise(pixels: np.ndarray, *, size: int | None = None, resize: str | None
 def _normalise_reflex_code(pixels: np.ndarray, size: int, crop: int = 25) -> NormalisedImage:
     h, w = pixels.shape
     if min(h, w) <= 2 * crop + 12:
-        raise ValueError(f"frame {pixels.shape} too small for the {crop}-px crop")
+        raise InvalidFrameError(f"frame {pixels.shape} too small for the {crop}-px crop")
     data = np.asarray(pixels[crop:-crop, crop:-crop], np.float32)
     n = data.shape[0] // 12
     bands = np.concatenate([data[2 * n:3 * n], data[9 * n:10 * n]])

@@ -11,6 +11,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from mxqc.errors import CentreError
+
 STATISTICS = ("min", "max", "mean", "median", "var", "p05", "p95")
 N_LAYERS = 240
 N_SHADOW_RAYS = 1024
@@ -167,7 +169,7 @@ def polar(image: np.ndarray, centre, *, mode: str = "min", size: int | None = No
     size = w if size is None else int(size)
     radius = polar_radius(image.shape, centre, mode)
     if radius <= 0:
-        raise ValueError(f"centre {centre} lies on the image border; no polar image")
+        raise CentreError(f"centre {centre} lies on the image border; no polar image")
     padded = cv2.copyMakeBorder(image, 0, 1, 0, 1, cv2.BORDER_CONSTANT, value=fill)
     out = cv2.warpPolar(padded, (size, size), (float(centre[0]), float(centre[1])), radius,
                         cv2.WARP_POLAR_LINEAR | cv2.INTER_NEAREST | cv2.WARP_FILL_OUTLIERS)

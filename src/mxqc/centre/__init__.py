@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from mxqc.errors import InvalidFrameError
 from mxqc.frame import Frame
 from mxqc.normalise import NormalisedImage, normalise_frame
 
@@ -115,12 +116,13 @@ def sum_frames(frames) -> tuple[Frame, int]:
     frames = iter(frames)
     first = next(frames, None)
     if first is None:
-        raise ValueError("a sweep's sum needs at least one frame")
+        raise InvalidFrameError("a sweep's sum needs at least one frame")
     total, n = first.pixels.astype(np.float64), 1
     for frame in frames:
         if frame.shape != first.shape:
-            raise ValueError(f"frames of one sweep must share a shape: {frame.source.path} is "
-                             f"{frame.shape}, {first.source.path} {first.shape}")
+            raise InvalidFrameError(f"frames of one sweep must share a shape: "
+                                    f"{frame.source.path} is {frame.shape}, "
+                                    f"{first.source.path} {first.shape}")
         total += frame.pixels
         n += 1
     return replace(first, pixels=total.astype(np.float32), header={}, warnings=()), n
