@@ -20,7 +20,7 @@ from mxqc.learn import (
     train_cnn,
 )
 from mxqc.learn.cnn import PretrainedWeightsError, build_network, load_pretrained
-from mxqc.learn.model import native_bf16
+from mxqc.learn.model import CnnModel, native_bf16
 from mxqc.learn.train import PRESETS, StartingModelError, lr_range_test, start_from_model
 
 SMOKE = dict(sizes=(32,), epochs=(1,), frozen_epochs=0, batch_size=8, lr=1e-3, threads=1)
@@ -124,11 +124,12 @@ def test_thresholds_are_tuned_and_stored_for_each_number_of_views(tiny_dataset, 
         stored = (loaded.metadata["thresholds"] if views == 1
                   else loaded.metadata["tta_thresholds"][str(views)])
         np.testing.assert_array_equal(loaded.thresholds_for(views), stored)
-    del loaded.metadata["tta_thresholds"]  # an older bundle: single-view thresholds serve
-    assert not loaded.thresholds_tuned(8)
-    np.testing.assert_array_equal(loaded.thresholds_for(8), loaded.metadata["thresholds"])
+    older = CnnModel(loaded.net, {k: v for k, v in loaded.metadata.items()
+                                  if k not in ("tta_thresholds", "schema_version")})
+    assert not older.thresholds_tuned(8)  # an older bundle: single-view thresholds serve
+    np.testing.assert_array_equal(older.thresholds_for(8), loaded.metadata["thresholds"])
     polar = train_cnn(tiny_dataset, TrainConfig(representation="polar-min", **SMOKE))
-    assert "tta_thresholds" not in polar.metadata
+    assert polar.metadata["tta_thresholds"] == {}  # a polar view has no test-time views
     with pytest.raises(ValueError, match="Cartesian"):
         polar.check_views(4)
 
@@ -269,3 +270,18 @@ def test_the_default_model_ships_and_loads_without_a_path():
     assert model.normalisation == {"size": 512, "resize": "area", "variant": "paper"}
     assert len(model.thresholds) == len(CLASSES)
     assert model.metadata["test_metrics"]["frames"] >= 400
+
+
+def test_a_model_card_fills_its_defaults_in_one_place_and_refuses_a_newer_schema():
+    from mxqc.learn.card import SCHEMA_VERSION, SchemaError, model_card
+
+    old = {"kind": "cnn", "model": "resnet18", "representation": "cartesian"}  # schema 1
+    card = model_card(old)
+    assert card["schema_version"] == SCHEMA_VERSION and card["name"] == "resnet18"
+    assert card["pooling"] == "area" and card["tta_thresholds"] == {}
+    assert card["normalisation"] == {"size": 512, "resize": "nearest"}  # as it was made
+    assert "schema_version" not in old  # the metadata given is left alone
+    card["tta_thresholds"]["4"] = [0.5] * 7
+    assert model_card(old)["tta_thresholds"] == {}  # defaults are not shared
+    with pytest.raises(SchemaError, match="newer"):
+        model_card(old | {"schema_version": SCHEMA_VERSION + 1})

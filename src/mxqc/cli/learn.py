@@ -343,7 +343,7 @@ def tune(model_path: ModelFile,
         tune_model_thresholds(model, dataset, split, beta=2.0 if f2 else 1.0)
     path = save_model(model, out, half=model.metadata.get("weights_dtype") == "float16")
     for views, values in {"1": model.metadata["thresholds"],
-                          **model.metadata.get("tta_thresholds", {})}.items():
+                          **model.metadata["tta_thresholds"]}.items():
         console.print(f"{views} view(s): " + ", ".join(f"{v:.2f}" for v in values))
     console.print(f"wrote {path}")
 

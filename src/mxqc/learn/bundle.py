@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from mxqc.errors import MxqcError
+from mxqc.learn.card import model_card
 from mxqc.learn.cnn import build_network
 from mxqc.learn.model import ClassicalModel, CnnModel, Model
 from mxqc.learn.views import channels
@@ -85,8 +86,8 @@ def _load_cnn(path: Path) -> CnnModel:
     except (SafetensorError, KeyError, json.JSONDecodeError, OSError) as exc:
         raise ModelFileError(f"{path}: not an mxqc CNN bundle ({exc})") from None
     try:
-        net = build_network(metadata["model"],
-                            in_channels=channels(metadata.get("pooling", "area")))
+        metadata = model_card(metadata)
+        net = build_network(metadata["model"], in_channels=channels(metadata["pooling"]))
     except (KeyError, ValueError) as exc:
         raise ModelFileError(f"{path}: not an mxqc CNN bundle ({exc})") from None
     # bundles from before the key existed: what the file holds

@@ -29,8 +29,8 @@ def predict_split(model: Model, dataset: Dataset, split: str = "test", *,
     images = store.images(dataset, split)
     centres = None
     if model.needs_centre:
-        centres = store.centres(dataset, split, centre_method or model.metadata.get(
-            "centre_method"))
+        centres = store.centres(dataset, split, centre_method or model.metadata[
+            "centre_method"])
     scores = np.concatenate([model.predict_proba(images[i:i + 256],
                                                  None if centres is None else
                                                  centres[i:i + 256], views=views)
@@ -45,7 +45,7 @@ def tune_model_thresholds(model: Model, dataset: Dataset, split: str = "val", *,
     truth = store.split_table(dataset, split).labels
     centres = None
     if model.needs_centre:
-        centres = store.centres(dataset, split, model.metadata.get("centre_method"))
+        centres = store.centres(dataset, split, model.metadata["centre_method"])
     model.tune_thresholds(store.images(dataset, split), truth, centres, beta=beta)
     model.metadata["thresholds_tuning"] = {"dataset": str(dataset.root), "split": split,
                                            "frames": len(truth), "beta": beta}

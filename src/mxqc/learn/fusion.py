@@ -115,7 +115,7 @@ def fused_probabilities(model, cnn: np.ndarray, rows, views: int = 1
     probabilities (averaged over ``views`` test-time views) are ``cnn``: fused for the rows
     with witness features where the model carries a fusion, the CNN's (and its thresholds)
     for the others."""
-    spec = model.metadata.get("fusion")
+    spec = model.metadata["fusion"]
     witnessed = np.array(["w_spots" in r for r in rows], bool)
     thresholds = np.array([effective_thresholds(model, w, views)
                            for w in witnessed]).reshape(-1, 7)
@@ -131,7 +131,7 @@ def effective_thresholds(model, witnessed: bool, views: int = 1) -> np.ndarray:
     """The per-class thresholds a frame's verdict uses: the fusion's for a frame with
     witness features where the model has a fusion, the network's for ``views`` test-time
     views otherwise."""
-    spec = model.metadata.get("fusion")
+    spec = model.metadata["fusion"]
     return np.asarray(spec["thresholds"] if spec and witnessed
                       else model.thresholds_for(views), float)
 

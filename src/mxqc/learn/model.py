@@ -9,6 +9,7 @@ import torch
 from scipy.special import expit
 
 from mxqc.classes import CLASSES
+from mxqc.learn.card import model_card
 from mxqc.learn.cnn import as_input, dihedral
 from mxqc.learn.thresholds import tune_thresholds as best_thresholds
 from mxqc.learn.views import View, needs_centre, radial_vectors
@@ -25,11 +26,11 @@ class Model:
     """
 
     def __init__(self, metadata: dict):
-        self.metadata = dict(metadata)
+        self.metadata = model_card(metadata)
 
     @property
     def name(self) -> str:
-        return self.metadata.get("name", self.metadata.get("model", "model"))
+        return self.metadata["name"]
 
     @property
     def representation(self) -> str:
@@ -42,7 +43,7 @@ class Model:
     @property
     def normalisation(self) -> dict:
         """The options ``normalise`` must get so that images match the training data."""
-        return self.metadata.get("normalisation", {"size": 512, "resize": "nearest"})
+        return self.metadata["normalisation"]
 
     @property
     def thresholds(self) -> np.ndarray:
@@ -52,13 +53,12 @@ class Model:
     def thresholds_for(self, views: int = 1) -> np.ndarray:
         """Per-class decision thresholds for ``views`` test-time views: those tuned for them
         where the bundle has them, else the single-view ones."""
-        tuned = self.metadata.get("tta_thresholds", {}).get(str(views))
-        single = self.metadata.get("thresholds", [0.5] * len(CLASSES))
-        return np.asarray(tuned if views > 1 and tuned else single, float)
+        tuned = self.metadata["tta_thresholds"].get(str(views))
+        return np.asarray(tuned if views > 1 and tuned else self.metadata["thresholds"], float)
 
     def thresholds_tuned(self, views: int = 1) -> bool:
         """Whether the bundle has thresholds tuned for ``views`` test-time views."""
-        return views == 1 or str(views) in self.metadata.get("tta_thresholds", {})
+        return views == 1 or str(views) in self.metadata["tta_thresholds"]
 
     def check_views(self, views: int) -> int:
         """``views`` if this model can average that many test-time views (a Cartesian CNN:
@@ -71,7 +71,7 @@ class Model:
         """Store thresholds for ``views`` test-time views."""
         values = [float(t) for t in thresholds]
         if views > 1:
-            self.metadata.setdefault("tta_thresholds", {})[str(views)] = values
+            self.metadata["tta_thresholds"][str(views)] = values
         else:
             self.metadata["thresholds"] = values
 
@@ -110,7 +110,7 @@ class CnnModel(Model):
 
     @property
     def pooling(self) -> str:
-        return self.metadata.get("pooling", "area")  # bundles from before pooling existed
+        return self.metadata["pooling"]
 
     @property
     def view(self) -> View:
@@ -140,7 +140,7 @@ class CnnModel(Model):
         """Infer in bfloat16 as the network was trained (its thresholds were tuned on bf16
         outputs) wherever the hardware does bf16 natively: CUDA GPUs, and CPUs with
         AVX-512 BF16 or AMX (about twice as fast as float32 there)."""
-        if not self.metadata.get("config", {}).get("bf16", True):
+        if not self.metadata["config"].get("bf16", True):
             return False
         return native_bf16(self.device)
 

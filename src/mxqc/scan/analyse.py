@@ -171,7 +171,7 @@ def analyse_units(units, options: ScanOptions = ScanOptions(),
     if good:
         _classify(model, np.stack(images), np.array(image_centres), [rows[i] for i in good],
                   options)
-    meta = {"model": model.name, "model_version": model.metadata.get("mxqc_version", "")}
+    meta = {"model": model.name, "model_version": model.metadata["mxqc_version"]}
     return [row | meta for row in rows]
 
 

@@ -70,7 +70,7 @@ async def lifespan(app: FastAPI):
         from mxqc.watch.db import connect
 
         state.engine = connect(settings.db_url)
-    state.model = {"name": model.name, "version": model.metadata.get("mxqc_version", ""),
+    state.model = {"name": model.name, "version": model.metadata["mxqc_version"],
                    "representation": model.representation,
                    "thresholds": model.thresholds.tolist()}
     yield

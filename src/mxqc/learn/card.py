@@ -1,0 +1,69 @@
+"""The model card: what a model file says about itself (the JSON metadata of a safetensors
+or skops file), with its schema version and every default filled in this one place.
+
+Files written before a key existed are read as what they were made with: one pooling
+channel ("area"), the paper's nearest-neighbour normalisation at 512², no thresholds
+tuned for test-time views. A file written by a newer mxqc (a higher ``schema_version``)
+is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TypedDict
+
+from mxqc.classes import CLASSES
+
+SCHEMA_VERSION = 2  # 1: files without the key (before it existed)
+
+
+class ModelCard(TypedDict, total=False):
+    """The keys mxqc reads; training and tuning add records of their own (``log``,
+    ``training_data``, ``test_metrics``, ``thresholds_tuning``, ``grid_search``, …)."""
+
+    schema_version: int
+    kind: str  # "cnn" or "classical"
+    model: str  # the architecture: resnet18, …, svm, nb, knn, rf
+    name: str  # the file's stem when saved by `mxqc train`
+    representation: str  # cartesian, polar-min, polar-max or radial
+    pooling: str  # CNN input channels: area, area+peak or area+symmetry
+    input_size: int  # CNN input edge in pixels
+    classes: list[str]
+    normalisation: dict  # the options normalise_frame must get
+    centre_method: str | None  # how the training centres were found
+    thresholds: list[float]  # one view
+    tta_thresholds: dict[str, list[float]]  # "4", "8" test-time views
+    fusion: dict | None  # the fused verdict (mxqc.learn.fusion)
+    config: dict  # the TrainConfig of a CNN
+    weights_dtype: str  # float32 or float16
+    mxqc_version: str
+
+
+DEFAULTS: ModelCard = {
+    "pooling": "area",
+    "normalisation": {"size": 512, "resize": "nearest"},
+    "classes": list(CLASSES),
+    "centre_method": None,
+    "thresholds": [0.5] * len(CLASSES),
+    "tta_thresholds": {},
+    "fusion": None,
+    "config": {},
+    "mxqc_version": "",
+}
+
+
+class SchemaError(ValueError):
+    """A model card of a schema this mxqc does not know."""
+
+
+def model_card(metadata: dict) -> ModelCard:
+    """``metadata`` as a model card of this schema: defaults filled, the name defaulting
+    to the architecture's. The dict returned is new; ``metadata`` is not changed."""
+    version = int(metadata.get("schema_version", 1))
+    if version > SCHEMA_VERSION:
+        raise SchemaError(f"model card schema {version} is newer than this mxqc reads "
+                          f"({SCHEMA_VERSION}); update mxqc")
+    card = copy.deepcopy(DEFAULTS) | dict(metadata)
+    card.setdefault("name", card.get("model", "model"))
+    card["schema_version"] = SCHEMA_VERSION
+    return card
