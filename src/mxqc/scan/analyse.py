@@ -169,13 +169,13 @@ def analyse_units(units, options: ScanOptions = ScanOptions(),
         image_centres.append(centre)
     started(len(units))
     if good:
-        _classify(model, np.stack(images), np.array(image_centres), [rows[i] for i in good],
+        _verdicts(model, np.stack(images), np.array(image_centres), [rows[i] for i in good],
                   options)
     meta = {"model": model.name, "model_version": model.metadata["mxqc_version"]}
     return [row | meta for row in rows]
 
 
-def _classify(model: Model, images, centres, rows, options: ScanOptions) -> None:
+def _verdicts(model: Model, images, centres, rows, options: ScanOptions) -> None:
     mark = time.perf_counter()
     if isinstance(model, CnnModel):
         x = model.inputs(images, centres)

@@ -119,7 +119,7 @@ def column_quantile(values: np.ndarray, fraction: float) -> np.ndarray:
     return np.where(count > 0, out, np.nan)
 
 
-def _classify(d: float, fwhm_q: float, shape: str) -> str:
+def _ring_kind(d: float, fwhm_q: float, shape: str) -> str:
     """Water is a broad full ring (liquid scatters alike in every direction); a broad arc
     or spotty ring at an ice line is ice (its pattern is judged in ``_confirm_ice``)."""
     broad = fwhm_q >= BROAD_FWHM_Q
@@ -215,7 +215,7 @@ def _find_rings(q, profile, cake, valid, sigma, min_significance) -> RingAnalysi
         if d > MAX_D_A:
             continue
         rings.append(Ring(round(d, 3), round(fwhm, 4), round(float(significance[p]), 1),
-                          round(coverage, 3), _classify(d, fwhm, _shape(above)), _shape(above)))
+                          round(coverage, 3), _ring_kind(d, fwhm, _shape(above)), _shape(above)))
     sharp = np.zeros(len(q), bool)
     for k, p in enumerate(peaks):
         half = int(props["widths"][k]) + 2
