@@ -113,15 +113,16 @@ def test_train_settings_merge_a_preset_with_what_is_given_zeros_included():
         train_config("fast")
 
 
-@pytest.mark.parametrize("command", [
-    "model {tmp}/missing.safetensors",  # a model file that is not there
-    "scan {tmp}/x.cbf --out {tmp}/o --model resnet18",  # an architecture given as a model
-    "train {tmp}/no-such-dir --out {tmp}/m.safetensors",  # a data set that is not there
+@pytest.mark.parametrize("command,said", [
+    ("model {tmp}/missing.safetensors", "or 'default' for the shipped model"),
+    ("scan {tmp}/x.cbf --out {tmp}/o --model resnet18", "resnet18 is an architecture"),
+    ("train {tmp}/no-such-dir --out {tmp}/m.safetensors", "no-such-dir"),
 ])
-def test_an_mxqc_error_from_any_command_is_one_line_and_exit_1(command, tmp_path):
+def test_an_mxqc_error_from_any_command_is_one_line_and_exit_1(command, said, tmp_path):
     result = runner.invoke(app, command.format(tmp=tmp_path).split())
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output and result.output.count("\n") <= 2
+    assert said in result.output  # what was wrong, or what would be right
 
 
 def test_workers_default_to_the_cores_this_process_may_use():

@@ -80,7 +80,10 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
                    workers=workers or available_cores(), dask=dask, resume=resume,
                    batch_size=batch_size, limits=Limits(seconds=time_limit, memory_gb=memory_limit))
     if not summary.frames:
-        selection = f" with --frames {frames}" if frames else ""
+        selection = (f" with --frames {frames} (frame indices start at 0; a single-frame file "
+                     "has frame 0 only)") if frames else (
+                     " (give frame files, folders holding them, or globs; `mxqc info PATH` "
+                     "lists what mxqc reads)")
         err_console.print(f"[red]error[/red] no frames found in {' '.join(paths)}{selection}")
         raise typer.Exit(code=1)
     _print_summary(summary, out)

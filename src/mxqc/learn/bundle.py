@@ -63,7 +63,7 @@ def load_model(path=None) -> Model:
     default model shipped with mxqc."""
     path = default_model_path() if path is None or str(path) == "default" else Path(path)
     if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
+        raise ModelFileError(f"{path}: no such model file; {_what_would_be_right(path)}")
     if path.suffix == ".skops":
         return _load_classical(path)
     with open(path, "rb") as f:
@@ -74,6 +74,16 @@ def load_model(path=None) -> Model:
         return _load_cnn(path)
     raise ModelFileError(f"{path}: not a model file (expected .safetensors or .skops; "
                          "pickled models such as .pt, .pth or .pkl are refused)")
+
+
+def _what_would_be_right(path: Path) -> str:
+    from mxqc.learn.classical import CLASSICAL_MODELS
+    from mxqc.learn.cnn import ARCHITECTURES
+
+    if str(path) in (*ARCHITECTURES, *CLASSICAL_MODELS):
+        return (f"{path} is an architecture: `mxqc train DATASET --arch {path} --out "
+                "FILE` makes a model file")
+    return "give a .safetensors or .skops model file, or 'default' for the shipped model"
 
 
 def _load_cnn(path: Path) -> CnnModel:
