@@ -14,7 +14,7 @@ from rich.table import Table
 
 from mxqc.cli.common import add, check_centre_method, ints, load_with_views
 from mxqc.console import console
-from mxqc.learn.train import PRESETS
+from mxqc.learn.presets import PRESETS
 
 Dataset = Annotated[str, typer.Argument(help="Data set in the RefleX layout.")]
 ModelFile = Annotated[str, typer.Argument(help="Model file.")]
