@@ -116,3 +116,28 @@ def load_with_views(model_path: str | None, tta: int = 1, *, strict: bool = True
         console.print(f"[yellow]note[/yellow] {model.name} has no thresholds tuned for "
                       f"{views} views; using its single-view ones (`mxqc tune` adds them)")
     return model, views
+
+
+def check_model(model_path: str | None, tta: int = 1) -> None:
+    """Refuse a bad model file, or test-time views it cannot take, from its card alone
+    (torch is not loaded): one line before any worker starts."""
+    from mxqc.learn.bundle import read_card
+    from mxqc.learn.card import check_views
+
+    card = read_card(model_path)
+    try:
+        check_views(card, tta)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--tta") from None
+    if tta > 1 and str(tta) not in card["tta_thresholds"]:
+        console.print(f"[yellow]note[/yellow] {card['name']} has no thresholds tuned for "
+                      f"{tta} views; using its single-view ones (`mxqc tune` adds them)")
+
+
+def check_device(device: str) -> None:
+    """Refuse a device torch cannot use here (no GPU, an unknown name); the CPU is always
+    there, and checking it would load torch for nothing."""
+    if device != "cpu":
+        from mxqc.learn.cnn import resolve_device
+
+        resolve_device(device)

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from mxqc.cli.common import add, check_centre_method, load_with_views, parse_frames
+from mxqc.cli.common import add, check_centre_method, check_device, check_model, parse_frames
 from mxqc.console import console, err_console
 from mxqc.threads import available_cores
 
@@ -67,15 +67,13 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
     heatmaps."""
     from mxqc.guard import Limits
     from mxqc.scan import ScanOptions
-    from mxqc.scan.analyse import model_for
 
     check_centre_method(centre_method)
-    if tta != 1:  # refuse views the model cannot take before any worker starts
-        load_with_views(model, tta)
+    check_model(model, tta)  # a bad model or view count is one line before any worker starts
+    check_device(device)
     options = ScanOptions(model_path=model, centre_method=centre_method,
                           sweep_centre=sweep_centre, rings=rings, witnesses=witnesses,
                           heatmaps=heatmaps, heatmap_every=heatmap_every, device=device, tta=tta)
-    model_for(options)  # a bad model is one line before any worker starts
     summary = _run(paths, out, options, frames=parse_frames(frames), every=every,
                    workers=workers or available_cores(), dask=dask, resume=resume,
                    batch_size=batch_size, limits=Limits(seconds=time_limit, memory_gb=memory_limit))

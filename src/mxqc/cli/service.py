@@ -40,7 +40,7 @@ def watch(dirs: Annotated[list[str], typer.Argument(help="Directories to follow.
           verbose: Annotated[bool, typer.Option(help="Log every file.")] = True):
     """Classify each new frame written into DIRS once, into a database (restart-safe)."""
     from mxqc.learn import load_model
-    from mxqc.scan.analyse import ScanOptions
+    from mxqc.scan.options import ScanOptions
     from mxqc.watch import Watcher, WatchOptions, connect
     from mxqc.watch.db import default_database
 
@@ -100,7 +100,7 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "
 
 def _watch_beside(dirs, db: str, model: str | None):
     """A watcher on its own thread, writing into the database the service reads."""
-    from mxqc.scan.analyse import ScanOptions
+    from mxqc.scan.options import ScanOptions
     from mxqc.watch import Watcher, connect
 
     watcher = Watcher(dirs, connect(db), scan_options=ScanOptions(model_path=model,

@@ -8,15 +8,15 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from mxqc.errors import MxqcError
-from mxqc.learn.card import model_card
-from mxqc.learn.cnn import build_network
-from mxqc.learn.model import ClassicalModel, CnnModel, Model
-from mxqc.learn.views import channels
+from mxqc.learn.card import ModelCard, SchemaError, model_card
+
+if TYPE_CHECKING:  # torch loads with the first model, not with this module
+    from mxqc.learn.model import ClassicalModel, CnnModel, Model
 
 METADATA_KEY = "mxqc"
 DEFAULT_MODEL = "default.safetensors"
@@ -30,6 +30,10 @@ class ModelFileError(MxqcError):
 
 def save_model(model: Model, path, *, half: bool = False) -> Path:
     """Write ``model`` to ``path`` (``.safetensors`` for CNNs, ``.skops`` for classical)."""
+    import torch
+
+    from mxqc.learn.model import ClassicalModel, CnnModel
+
     path = Path(path)
     if isinstance(model, CnnModel):
         from safetensors.torch import save_file
@@ -61,17 +65,40 @@ def default_model_path() -> Path:
 def load_model(path=None) -> Model:
     """Load a model file; with no path (or the name ``default``, as reports show it), the
     default model shipped with mxqc."""
+    path = _model_path(path)
+    return _load_classical(path) if path.suffix == ".skops" else _load_cnn(path)
+
+
+def read_card(path=None) -> ModelCard:
+    """A model file's card (its metadata, defaults filled) without building the model: a
+    CNN's is read from the safetensors header alone, so torch is not loaded. Raises
+    ModelFileError as ``load_model`` would for a missing or foreign file."""
+    path = _model_path(path)
+    if path.suffix == ".skops":
+        return _load_classical(path).metadata
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(path, framework="numpy") as f:
+            return model_card(json.loads((f.metadata() or {})[METADATA_KEY]))
+    except (SafetensorError, KeyError, json.JSONDecodeError, OSError, SchemaError) as exc:
+        raise ModelFileError(f"{path}: not an mxqc CNN bundle ({exc})") from None
+
+
+def _model_path(path) -> Path:
+    """The model file ``path`` names (None or ``default``: the shipped one), checked to be
+    a safetensors or skops file."""
     path = default_model_path() if path is None or str(path) == "default" else Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file; {_what_would_be_right(path)}")
     if path.suffix == ".skops":
-        return _load_classical(path)
+        return path
     with open(path, "rb") as f:
         head = f.read(8)
     # safetensors starts with its JSON header's length (little-endian u64)
     if path.suffix == ".safetensors" and 0 < int.from_bytes(head.ljust(8, b"\xff"),
                                                              "little") < 100_000_000:
-        return _load_cnn(path)
+        return path
     raise ModelFileError(f"{path}: not a model file (expected .safetensors or .skops; "
                          "pickled models such as .pt, .pth or .pkl are refused)")
 
@@ -87,7 +114,12 @@ def _what_would_be_right(path: Path) -> str:
 
 
 def _load_cnn(path: Path) -> CnnModel:
+    import torch
     from safetensors import SafetensorError, safe_open
+
+    from mxqc.learn.cnn import build_network
+    from mxqc.learn.model import CnnModel
+    from mxqc.learn.views import channels
 
     try:
         with safe_open(path, framework="pt") as f:
@@ -113,6 +145,8 @@ def _load_cnn(path: Path) -> CnnModel:
 
 def _load_classical(path: Path) -> ClassicalModel:
     import skops.io as sio
+
+    from mxqc.learn.model import ClassicalModel
 
     try:
         untrusted = sio.get_untrusted_types(file=path)

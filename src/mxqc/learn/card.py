@@ -67,3 +67,28 @@ def model_card(metadata: dict) -> ModelCard:
     card.setdefault("name", card.get("model", "model"))
     card["schema_version"] = SCHEMA_VERSION
     return card
+
+
+def thresholds_for(card: ModelCard, views: int = 1) -> list[float]:
+    """The network's per-class thresholds for ``views`` test-time views: those tuned for
+    them where the card has them, else the single-view ones."""
+    tuned = card["tta_thresholds"].get(str(views))
+    return tuned if views > 1 and tuned else card["thresholds"]
+
+
+def verdict_thresholds(card: ModelCard, witnessed: bool, views: int = 1) -> list[float]:
+    """The per-class thresholds a frame's verdict uses: the fusion's for a frame with
+    witness features where the model has a fusion, the network's otherwise."""
+    fusion = card["fusion"]
+    return fusion["thresholds"] if fusion and witnessed else thresholds_for(card, views)
+
+
+def check_views(card: ModelCard, views: int) -> int:
+    """``views`` if the model can average that many test-time views (a Cartesian CNN: 1, 4
+    or 8; any other model: 1), else ValueError."""
+    if views not in (1, 4, 8):
+        raise ValueError(f"test-time views must be one of (1, 4, 8), got {views}")
+    if views > 1 and (card.get("kind") != "cnn" or card.get("representation") != "cartesian"):
+        raise ValueError("test-time augmentation needs a Cartesian CNN, not a "
+                         f"{card.get('representation')} {card.get('kind')} model")
+    return views

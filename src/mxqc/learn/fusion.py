@@ -20,6 +20,7 @@ from scipy.special import expit, logit
 
 from mxqc.classes import CLASSES, UNKNOWN
 from mxqc.errors import FusionError
+from mxqc.learn.card import verdict_thresholds
 from mxqc.learn.thresholds import tune_thresholds
 from mxqc.witness import FEATURES
 
@@ -128,12 +129,8 @@ def fused_probabilities(model, cnn: np.ndarray, rows, views: int = 1
 
 
 def effective_thresholds(model, witnessed: bool, views: int = 1) -> np.ndarray:
-    """The per-class thresholds a frame's verdict uses: the fusion's for a frame with
-    witness features where the model has a fusion, the network's for ``views`` test-time
-    views otherwise."""
-    spec = model.metadata["fusion"]
-    return np.asarray(spec["thresholds"] if spec and witnessed
-                      else model.thresholds_for(views), float)
+    """The per-class thresholds a frame's verdict uses (``card.verdict_thresholds``)."""
+    return np.asarray(verdict_thresholds(model.metadata, witnessed, views), float)
 
 
 def labelled_rows(scan_dir, labels_path=None) -> tuple[list[dict], np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ from scipy.special import expit
 
 from mxqc.classes import CLASSES
 from mxqc.learn.card import model_card
+from mxqc.learn.card import thresholds_for as card_thresholds
 from mxqc.learn.cnn import as_input, dihedral
 from mxqc.learn.thresholds import tune_thresholds as best_thresholds
 from mxqc.learn.views import View, needs_centre, radial_vectors
@@ -53,8 +54,7 @@ class Model:
     def thresholds_for(self, views: int = 1) -> np.ndarray:
         """Per-class decision thresholds for ``views`` test-time views: those tuned for them
         where the bundle has them, else the single-view ones."""
-        tuned = self.metadata["tta_thresholds"].get(str(views))
-        return np.asarray(tuned if views > 1 and tuned else self.metadata["thresholds"], float)
+        return np.asarray(card_thresholds(self.metadata, views), float)
 
     def thresholds_tuned(self, views: int = 1) -> bool:
         """Whether the bundle has thresholds tuned for ``views`` test-time views."""

@@ -7,11 +7,8 @@ error row. Local worker processes and Dask workers call the same function.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -29,30 +26,13 @@ from mxqc.normalise import normalise_frame
 from mxqc.scan import rings as ring_analysis
 from mxqc.scan.centres import centre_columns
 from mxqc.scan.explain import heatmaps, to_image
+from mxqc.scan.options import ScanOptions, error_row, frame_key, in_sample
 from mxqc.witness import witness_frame, witness_row
 
 THUMBNAIL_SIZE = 256
 # thumbnails and overlays of noisy diffraction images: a fifth of a PNG's size (26 against
 # 141 kB), so a report that embeds 300 of them stays near 10 MB
 JPEG = (cv2.IMWRITE_JPEG_QUALITY, 90)
-
-
-@dataclass(frozen=True)
-class ScanOptions:
-    """What to compute per frame besides the model's probabilities."""
-
-    model_path: str | None = None  # None: the default model
-    centre_method: str = "auto"
-    sweep_centre: bool = True  # auto centres from the sweep's sum where the header is unconfirmed
-    rings: bool = True
-    witnesses: bool = True  # physical evidence per class (mxqc.witness); fusion needs it
-    heatmaps: bool = True
-    images_dir: str | None = None  # where thumbnails and heatmaps go (None: nowhere)
-    sample_every: int = 25  # thumbnails for flagged frames and one in N of the others
-    heatmap_every: int = 10  # heatmaps for one in N flagged frames (1: all); they cost most
-    threads: int = 1  # torch threads in this process
-    device: str = "cpu"  # where the CNN runs: "cpu", "cuda" or "auto"
-    tta: int = 1  # test-time views averaged per frame (CnnModel.check_views; Cartesian CNNs)
 
 
 _MODELS: dict[tuple[str | None, str, int], Model] = {}
@@ -71,26 +51,6 @@ def model_for(options: ScanOptions) -> Model:
         _MODELS[key] = model
     _MODELS[key].check_views(options.tta)
     return _MODELS[key]
-
-
-def frame_key(path: str, index: int) -> str:
-    """A file-system-safe, unique name for a frame (stem + index + hash of the full path)."""
-    digest = hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:8]
-    return f"{Path(path).name.split('.')[0]}_{index:05d}_{digest}"
-
-
-def in_sample(row: dict, every: int) -> bool:
-    """A fixed one-in-``every`` choice of frames (by a hash of file and frame), the same on
-    any worker, in any order and on resume; single-frame files all have frame 0."""
-    if every <= 1:
-        return True
-    digest = hashlib.sha1(frame_key(row["file"], row["frame"]).encode()).digest()
-    return int.from_bytes(digest[:4], "little") % every == 0
-
-
-def error_row(path, index, message, timings=None) -> dict:
-    return {"file": str(path), "frame": index, "status": "error", "error": message,
-            **(timings or {})}
 
 
 def _prepare(path: str, index: int, model: Model, options: ScanOptions,
@@ -138,7 +98,7 @@ def _prepare(path: str, index: int, model: Model, options: ScanOptions,
     return row, norm.image, (float(image_centre[0]), float(image_centre[1]))
 
 
-def analyse_units(units, options: ScanOptions = ScanOptions(),
+def analyse_units(units, options: ScanOptions | None = None,
                   started: Callable[[int], None] | None = None,
                   centres: dict[tuple[str, int], Centre] | None = None) -> list[dict]:
     """Rows for (path, index) units; errors become rows, never exceptions. ``centres``
@@ -149,6 +109,7 @@ def analyse_units(units, options: ScanOptions = ScanOptions(),
     """
     import torch
 
+    options = options or ScanOptions()
     started = started or (lambda i: None)
     torch.set_num_threads(options.threads)
     model = model_for(options)

@@ -17,8 +17,8 @@ from mxqc.errors import MxqcError
 from mxqc.guard import Failure, GuardedPool, Limits, map_each
 from mxqc.io import count_frames
 from mxqc.paths import expand_paths
-from mxqc.scan.analyse import ScanOptions, analyse_units, error_row
 from mxqc.scan.centres import refine_centres
+from mxqc.scan.options import ScanOptions, analyse_batch, error_row
 from mxqc.scan.results import Journal, write_tables
 from mxqc.threads import limit_threads
 
@@ -81,7 +81,7 @@ def classify(paths, *, model: str | None = None, centre_method: str = "auto",
             units += [(path, i) for i in range(count_frames(path))]
         except MxqcError as exc:
             rows.append(error_row(path, -1, str(exc)))
-    return rows + (analyse_units(units, options) if units else [])
+    return rows + (analyse_batch(units, options=options) if units else [])
 
 
 def _batches(units, size):
@@ -91,7 +91,7 @@ def _batches(units, size):
 def analyse_guarded(pool: GuardedPool, batches, options: ScanOptions, centres=None):
     """Yield each batch's rows as it finishes; a unit that crashed or hung its worker
     becomes an error row saying so. ``centres``: as for ``analyse_units``."""
-    for event in pool.map(partial(analyse_units, options=options, centres=centres), batches):
+    for event in pool.map(partial(analyse_batch, options=options, centres=centres), batches):
         if isinstance(event, Failure):
             path, index = event.unit
             yield [error_row(path, index, f"{event.reason} while reading or analysing this frame")]
@@ -127,7 +127,7 @@ def _dask(batches, options, address: str):
     else:
         cluster, client = None, Client(address)
     try:
-        futures = client.map(analyse_units, batches, options=options, pure=False)
+        futures = client.map(analyse_batch, batches, options=options, pure=False)
         for future in as_completed(futures):
             yield future.result()
     finally:
@@ -193,12 +193,13 @@ def _metadata(rows, options: ScanOptions) -> dict:
     models = Counter((r.get("model"), r.get("model_version")) for r in rows if r.get("model"))
     (name, version), _ = models.most_common(1)[0] if models else ((None, None), 0)
     from mxqc import __version__
-    from mxqc.learn.fusion import effective_thresholds
-    from mxqc.scan.analyse import model_for
+    from mxqc.learn.bundle import read_card
+    from mxqc.learn.card import verdict_thresholds
 
     # the thresholds the verdicts used, so the report can show how near each frame came
-    thresholds = effective_thresholds(model_for(options), options.witnesses, options.tta)
+    thresholds = verdict_thresholds(read_card(options.model_path), options.witnesses,
+                                    options.tta)
     return {"model": name, "model_version": version, "mxqc_version": __version__,
             "tta": options.tta, "heatmaps": options.heatmaps,
             "heatmap_every": options.heatmap_every,
-            "thresholds": dict(zip(CLASSES, thresholds.tolist(), strict=True))}
+            "thresholds": dict(zip(CLASSES, map(float, thresholds), strict=True))}

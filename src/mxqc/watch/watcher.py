@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from mxqc.guard import GuardedPool, map_each
 from mxqc.io import count_frames, read_frame
 from mxqc.paths import expand_paths
-from mxqc.scan.analyse import ScanOptions, error_row
+from mxqc.scan.options import ScanOptions, error_row
 from mxqc.scan.run import analyse_guarded
 from mxqc.scan.sweeps import group_sweeps
 from mxqc.threads import limit_threads
