@@ -22,20 +22,20 @@ def _data_uri(data: bytes, kind: str = "png") -> str:
     return f"data:image/{kind};base64," + base64.b64encode(data).decode()
 
 
-def _sweep_strips(sweeps, thresholds: dict, rows_shown: dict) -> list[dict]:
+def _sweep_strips(sweeps, thresholds: dict, rows_shown: dict) -> dict[str, dict]:
     """One strip per sweep of ≥ 3 frames: frames along x, classes along y, colour the
     probability relative to the class's threshold (white at the threshold, red above it),
     so that 0.55 under a threshold of 0.93 does not look like an alarm; grey where the
     sweep has no frame. Each strip carries where its axes lie in the image (fractions) and
     the frame table's row id of each of its frames that the table shows (``rows_shown``:
-    (file, frame) → id), so that a click on a frame opens it."""
+    (file, frame) → id), so that a click on a frame opens it. Keyed by the sweep's name."""
     import numpy as np
     from matplotlib import colormaps
     from matplotlib.colors import TwoSlopeNorm
     from matplotlib.figure import Figure
 
     limits = np.array([thresholds.get(c, 0.5) for c in CLASSES])[:, None]
-    strips = []
+    strips = {}
     for sweep in sweeps:
         if sweep.frames < 3:
             continue
@@ -59,8 +59,8 @@ def _sweep_strips(sweeps, thresholds: dict, rows_shown: dict) -> list[dict]:
                  "first": int(first), "last": int(numbers[-1]),
                  "rows": {int(n): rows_shown[key] for n, key in zip(
                      sweep.numbers, sweep.keys, strict=True) if key in rows_shown}}
-        strips.append({"title": sweep.label, "image": _data_uri(buf.getvalue()),
-                       "click": json.dumps(click)})
+        strips[sweep.name] = {"title": sweep.label, "image": _data_uri(buf.getvalue()),
+                              "click": json.dumps(click)}
     return strips
 
 

@@ -221,7 +221,7 @@ def test_the_report_draws_each_sweep_against_the_thresholds_it_used(beamline_dir
     used = dict(zip(CLASSES, model.thresholds.tolist(), strict=True))
     assert meta["thresholds"] == pytest.approx(used)
     html = (out / "report.html").read_text()
-    strips = html.split("<h2>Each sweep, frame by frame</h2>")[1].split("<h2>")[0]
+    strips = html.split("<h2>Sweeps</h2>")[1].split("<h2>Summary</h2>")[0]  # under verdicts
     assert strips.count("data:image/png;base64,") == 1  # the 4-frame sweep's strip
     assert all(r["thumbnail"] for r in _rows(out))  # a small scan: every frame has one
     # a click on a frame of the strip opens that frame's row: the strip knows both
