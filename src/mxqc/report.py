@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from mxqc.classes import CLASS_DESCRIPTIONS, CLASSES
+from mxqc.scan.results import heatmap_list
 from mxqc.scan.sweeps import group_sweeps
 
 MAX_TABLE_ROWS = 2000  # flagged frames first, then a sample; the full table is results.csv
@@ -126,8 +127,8 @@ def write_report(out_dir) -> Path:
     table, rows_shown = [], {}
     for i, r in enumerate(shown):
         rows_shown[(r["file"], r["frame"])] = f"frame-{i}"
-        heat = [(name, _thumbnail(out, rel) if i < MAX_THUMBNAILS else None) for name, rel in
-                (h.split("=", 1) for h in (r["heatmaps"] or "").split(";") if "=" in h)]
+        heat = [(h["class"], _thumbnail(out, h["image"]) if i < MAX_THUMBNAILS else None)
+                for h in heatmap_list(r["heatmaps"])]
         table.append({"row": r, "name": _breakable(Path(r["file"]).name),
                       "thumbnail": _thumbnail(out, r["thumbnail"]) if i < MAX_THUMBNAILS
                       else None,

@@ -186,7 +186,7 @@ def test_heatmaps_go_to_the_sampled_flagged_frames_and_name_only_their_classes(
                  if 0 < sum(in_sample(r, k) for r in flagged) < len(flagged))
     for rows, rate in ((all_rows, 1), (analyse(every), every)):
         for row in rows:
-            named = {h.split("=")[0] for h in row.get("heatmaps", "").split(";") if h}
+            named = {h["class"] for h in row.get("heatmaps", [])}
             explained = row["n_anomalies"] and in_sample(row, rate)
             assert named == ({c for c in CLASSES if row[c]} if explained else set())
 

@@ -89,3 +89,23 @@ def test_sweeps_csv_for_a_sweep_with_ice_from_frame_30_on(tmp_path):
     assert record["ice_ring_max_p"] == "0.99"
     assert record["ice_ring_evidence"].startswith("ice rings at 3.90")
     assert record["background_ring"] == "0" and record["background_ring_held"] == ""
+
+
+def test_heatmaps_are_a_list_in_every_table_and_old_journals_still_read(tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+
+    from mxqc.scan.results import heatmap_list
+
+    new = _row("/d/a_0001.cbf", 0, ice_ring=0.9) | {
+        "heatmaps": [{"class": "ice_ring", "image": "images/a_ice_ring.jpg"}]}
+    old = _row("/d/a_0002.cbf", 0, ice_ring=0.9) | {"heatmaps": "ice_ring=images/b.png"}
+    written = write_tables(tmp_path, [new, old], metadata={})
+    column = pq.read_table(written["parquet"]).column("heatmaps").to_pylist()
+    assert column == [[{"class": "ice_ring", "image": "images/a_ice_ring.jpg"}],
+                      [{"class": "ice_ring", "image": "images/b.png"}]]
+    with open(written["csv"], newline="") as f:
+        cells = [json.loads(r["heatmaps"]) for r in csv.DictReader(f)]
+    assert cells == column  # the same schema in CSV, as JSON
+    assert heatmap_list(None) == heatmap_list("") == []

@@ -189,12 +189,11 @@ def _write_images(images_dir: str, row: dict, image: np.ndarray, centre, heatmap
     cv2.drawMarker(rgb, (cx, cy), (0, 0, 255), cv2.MARKER_CROSS, 14, 2)
     cv2.imwrite(str(out / f"{key}.jpg"), rgb, JPEG)
     row["thumbnail"] = f"{out.name}/{key}.jpg"
-    names = []
+    row["heatmaps"] = []
     for name, heat in heatmaps.items():
         colour = cv2.applyColorMap((to_image(heat, THUMBNAIL_SIZE) * 255).astype(np.uint8),
                                    cv2.COLORMAP_JET)
         alpha = to_image(heat, THUMBNAIL_SIZE)[..., None] * 0.6
         overlay = (rgb * (1 - alpha) + colour * alpha).astype(np.uint8)
         cv2.imwrite(str(out / f"{key}_{name}.jpg"), overlay, JPEG)
-        names.append(f"{name}={out.name}/{key}_{name}.jpg")
-    row["heatmaps"] = ";".join(names)
+        row["heatmaps"].append({"class": name, "image": f"{out.name}/{key}_{name}.jpg"})

@@ -34,6 +34,17 @@ _FLOAT = {*(f"p_{c}" for c in CLASSES), *(f"p_cnn_{c}" for c in CLASSES), "centr
           *feature_columns()}
 
 
+def heatmap_list(value) -> list[dict]:
+    """A row's heatmaps as [{"class": …, "image": …}, …] (relative image paths); rows
+    journalled before they were a list held "class=image;…"."""
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [{"class": k, "image": v} for k, v in
+                (item.split("=", 1) for item in value.split(";") if "=" in item)]
+    return list(value)
+
+
 class Journal:
     """The append-only record of finished frames in a scan directory."""
 
@@ -96,7 +107,9 @@ def write_tables(out_dir, rows, *, metadata: dict) -> dict[str, Path]:
     import pyarrow.parquet as pq
 
     out = Path(out_dir)
+    rows = [r | {"heatmaps": heatmap_list(r.get("heatmaps"))} for r in rows]
     columns = table(rows)
+    heatmap_type = pa.list_(pa.struct([("class", pa.string()), ("image", pa.string())]))
 
     def write_csv(path, names, data):
         with open(path, "w", newline="") as f:
@@ -105,13 +118,15 @@ def write_tables(out_dir, rows, *, metadata: dict) -> dict[str, Path]:
             writer.writerows(zip(*(["" if v is None else v for v in data[n]] for n in names),
                                  strict=True))
 
-    fields = [pa.field(c, pa.int64() if c in _INTEGER else pa.float64() if c in _FLOAT
-                       else pa.string()) for c in COLUMNS]
+    fields = [pa.field(c, heatmap_type if c == "heatmaps" else pa.int64() if c in _INTEGER
+                       else pa.float64() if c in _FLOAT else pa.string()) for c in COLUMNS]
     schema = pa.schema(fields, metadata={"mxqc": json.dumps(metadata)})
     arrays = {c: [None if v == "" and c in (_INTEGER | _FLOAT) else v for v in columns[c]]
               for c in COLUMNS}
     written = {
-        "csv": _atomic(out / "results.csv", lambda p: write_csv(p, COLUMNS, columns)),
+        "csv": _atomic(out / "results.csv", lambda p: write_csv(
+            p, COLUMNS, columns | {"heatmaps": [json.dumps(h) if h else ""
+                                                for h in columns["heatmaps"]]})),
         "parquet": _atomic(out / "results.parquet", lambda p: pq.write_table(
             pa.Table.from_pydict(arrays, schema=schema), p)),
     }

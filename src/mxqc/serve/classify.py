@@ -22,6 +22,7 @@ from mxqc.errors import FrameReadError
 from mxqc.guard import Failure
 from mxqc.io import detect_reader
 from mxqc.scan.analyse import analyse_units
+from mxqc.scan.results import heatmap_list
 from mxqc.serve.deps import State, require_key
 from mxqc.serve.schemas import Classification
 from mxqc.serve.service import Service
@@ -115,11 +116,7 @@ def frame_json(row: dict, upload_id: str) -> dict:
     def url(relative):
         return f"/v1/images/{upload_id}/{Path(relative).name}" if relative else None
 
-    heatmaps = {}
-    for item in (row.get("heatmaps") or "").split(";"):
-        if "=" in item:
-            name, relative = item.split("=", 1)
-            heatmaps[name] = url(relative)
+    heatmaps = {h["class"]: url(h["image"]) for h in heatmap_list(row.get("heatmaps"))}
     return {
         "id": upload_id, "model": row["model"], "model_version": row["model_version"],
         "probabilities": {c: row[f"p_{c}"] for c in CLASSES},
