@@ -100,38 +100,39 @@ def check_choice(value: str, choices, param_hint: str) -> None:
 
 
 def load_with_views(model_path: str | None, tta: int = 1, *, strict: bool = True):
-    """(model, views): the model and the test-time views it will average, checked; with
-    ``strict=False`` a model that cannot take them gets one view. Shared by the commands
-    that take ``--tta``."""
+    """(model, views): the model and the test-time views it will average, checked
+    (``check_views``); with ``strict=False`` a model that cannot take them gets one view.
+    Shared by the commands that take ``--tta``."""
     from mxqc.learn import load_model
 
     model = load_model(model_path)
-    try:
-        views = model.check_views(tta)
-    except ValueError as exc:
-        if strict:
-            raise typer.BadParameter(str(exc), param_hint="--tta") from None
-        return model, 1
-    if not model.thresholds_tuned(views):
-        console.print(f"[yellow]note[/yellow] {model.name} has no thresholds tuned for "
-                      f"{views} views; using its single-view ones (`mxqc tune` adds them)")
-    return model, views
+    return model, check_views(model.metadata, tta, strict=strict)
 
 
 def check_model(model_path: str | None, tta: int = 1) -> None:
     """Refuse a bad model file, or test-time views it cannot take, from its card alone
     (torch is not loaded): one line before any worker starts."""
     from mxqc.learn.bundle import read_card
-    from mxqc.learn.card import check_views
 
-    card = read_card(model_path)
+    check_views(read_card(model_path), tta)
+
+
+def check_views(card, tta: int, *, strict: bool = True) -> int:
+    """The test-time views a model of this card will average: ``tta`` if it can take them
+    (a bad count is a usage error; with ``strict=False`` one view instead), with a note
+    where its thresholds were not tuned for them."""
+    from mxqc.learn.card import check_views as card_views
+
     try:
-        check_views(card, tta)
+        views = card_views(card, tta)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--tta") from None
-    if tta > 1 and str(tta) not in card["tta_thresholds"]:
+        if strict:
+            raise typer.BadParameter(str(exc), param_hint="--tta") from None
+        return 1
+    if str(views) not in card["tta_thresholds"] and views > 1:
         console.print(f"[yellow]note[/yellow] {card['name']} has no thresholds tuned for "
-                      f"{tta} views; using its single-view ones (`mxqc tune` adds them)")
+                      f"{views} views; using its single-view ones (`mxqc tune` adds them)")
+    return views
 
 
 def check_device(device: str) -> None:

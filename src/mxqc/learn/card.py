@@ -15,6 +15,7 @@ from typing import TypedDict
 from mxqc.classes import CLASSES
 
 SCHEMA_VERSION = 2  # 1: files without the key (before it existed)
+TTA_VIEWS = (1, 4, 8)  # test-time views a Cartesian CNN can average (dihedral transforms)
 
 
 class ModelCard(TypedDict, total=False):
@@ -86,8 +87,8 @@ def verdict_thresholds(card: ModelCard, witnessed: bool, views: int = 1) -> list
 def check_views(card: ModelCard, views: int) -> int:
     """``views`` if the model can average that many test-time views (a Cartesian CNN: 1, 4
     or 8; any other model: 1), else ValueError."""
-    if views not in (1, 4, 8):
-        raise ValueError(f"test-time views must be one of (1, 4, 8), got {views}")
+    if views not in TTA_VIEWS:
+        raise ValueError(f"test-time views must be one of {TTA_VIEWS}, got {views}")
     if views > 1 and (card.get("kind") != "cnn" or card.get("representation") != "cartesian"):
         raise ValueError("test-time augmentation needs a Cartesian CNN, not a "
                          f"{card.get('representation')} {card.get('kind')} model")

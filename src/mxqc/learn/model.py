@@ -9,13 +9,12 @@ import torch
 from scipy.special import expit
 
 from mxqc.classes import CLASSES
-from mxqc.learn.card import model_card
+from mxqc.learn.card import TTA_VIEWS, model_card
+from mxqc.learn.card import check_views as check_card_views
 from mxqc.learn.card import thresholds_for as card_thresholds
 from mxqc.learn.cnn import as_input, dihedral
 from mxqc.learn.thresholds import tune_thresholds as best_thresholds
 from mxqc.learn.views import View, needs_centre, radial_vectors
-
-TTA_VIEWS = (1, 4, 8)
 
 
 class Model:
@@ -61,11 +60,9 @@ class Model:
         return views == 1 or str(views) in self.metadata["tta_thresholds"]
 
     def check_views(self, views: int) -> int:
-        """``views`` if this model can average that many test-time views (a Cartesian CNN:
-        1, 4 or 8), else ValueError."""
-        if views != 1:
-            raise ValueError(f"test-time views need a Cartesian CNN, not a {type(self).__name__}")
-        return views
+        """``views`` if this model can average that many test-time views, else ValueError
+        (``card.check_views``: a Cartesian CNN takes 1, 4 or 8, any other model 1)."""
+        return check_card_views(self.metadata, views)
 
     def set_thresholds(self, thresholds, *, views: int = 1) -> None:
         """Store thresholds for ``views`` test-time views."""
@@ -144,18 +141,6 @@ class CnnModel(Model):
             return False
         return native_bf16(self.device)
 
-    def check_views(self, views: int) -> int:
-        """Test-time augmentation: a frame's logits averaged over ``views`` dihedral
-        transforms, 1 (none), 4 (the quarter turns) or 8 (and their mirror images). The
-        network saw all eight in training (Cartesian views only: a polar view is not
-        symmetric under them). Costs ``views`` forward passes per image."""
-        if views not in TTA_VIEWS:
-            raise ValueError(f"test-time views must be one of {TTA_VIEWS}, got {views}")
-        if views > 1 and self.representation != "cartesian":
-            raise ValueError("test-time augmentation needs a Cartesian model, not "
-                             f"{self.representation}")
-        return views
-
     @torch.inference_mode()
     def view_logits(self, x: torch.Tensor, views: int, *, batch_size: int = 64
                     ) -> torch.Tensor:
@@ -172,7 +157,10 @@ class CnnModel(Model):
                                                       device=self.device)
 
     def logits(self, x: torch.Tensor, *, views: int = 1, batch_size: int = 64) -> torch.Tensor:
-        """(n, 7) logits of prepared inputs, averaged over ``views`` test-time views."""
+        """(n, 7) logits of prepared inputs, averaged over ``views`` test-time views: the
+        dihedral transforms, 1 (none), 4 (the quarter turns) or 8 (and their mirror images).
+        The network saw all eight in training (Cartesian views only: a polar view is not
+        symmetric under them). Costs ``views`` forward passes per image."""
         return self.view_logits(x, self.check_views(views), batch_size=batch_size).mean(dim=1)
 
     def tune_thresholds(self, images, truth, centres=None, *, beta: float = 1.0) -> None:

@@ -13,8 +13,7 @@ from functools import partial
 from pathlib import Path
 
 from mxqc.classes import CLASSES
-from mxqc.errors import MxqcError
-from mxqc.guard import Failure, GuardedPool, Limits, map_each
+from mxqc.guard import Failure, GuardedPool, Limits, call_each, map_each
 from mxqc.io import count_frames
 from mxqc.paths import expand_paths
 from mxqc.scan.centres import refine_centres
@@ -50,7 +49,14 @@ def plan_units(paths, *, frames: slice | None = None, every: int = 1,
     if pool is None:
         with GuardedPool(1) as own:
             return plan_units(files, frames=frames, every=every, pool=own)
-    counts = {path: (n, error) for path, n, error in map_each(pool, count_frames, files)}
+    return units_of(files, map_each(pool, count_frames, files), frames=frames, every=every)
+
+
+def units_of(files, counts, *, frames: slice | None = None, every: int = 1
+             ) -> tuple[list[tuple[str, int]], list[dict]]:
+    """(file, frame) units and error rows from ``counts``, the (file, frames, error) of
+    each of ``files`` (``guard.map_each`` or ``guard.call_each`` of ``count_frames``)."""
+    counts = {path: (n, error) for path, n, error in counts}
     units, errors = [], []
     for path in files:
         n, error = counts[path]
@@ -69,18 +75,15 @@ def classify(paths, *, model: str | None = None, centre_method: str = "auto",
     """Classify every frame of ``paths`` (files, directories or globs) in this process: one
     row per frame with the columns of ``results.csv`` (probabilities, labels, evidence,
     spots, centre, rings); a file or frame that cannot be read is a row with ``status``
-    "error" and the reason. ``model``: a model file (None: the default model). For many
-    files, ``scan`` runs the same in guarded worker processes and writes the tables."""
+    "error" and the reason. ``model``: a model file (None: the default model). Frames are
+    counted as a scan counts them (``units_of``); for many files, ``scan`` does the same
+    in guarded worker processes and writes the tables."""
     options = ScanOptions(model_path=model, centre_method=centre_method, witnesses=witnesses,
                           heatmaps=False)
     if isinstance(paths, str | os.PathLike):  # one path, not a sequence of characters
         paths = [paths]
-    units, rows = [], []
-    for path in expand_paths(paths):
-        try:
-            units += [(path, i) for i in range(count_frames(path))]
-        except MxqcError as exc:
-            rows.append(error_row(path, -1, str(exc)))
+    files = expand_paths(paths)
+    units, rows = units_of(files, call_each(count_frames, files, started=lambda i: None))
     return rows + (analyse_batch(units, options=options) if units else [])
 
 
