@@ -21,14 +21,17 @@ def load_model(path=None):
     return _load(path)
 
 
-def classify(paths, *, model=None, centre_method="auto", witnesses=True) -> list[dict]:
-    """One row per frame of ``paths`` (files, directories or globs), with the columns of a
-    scan's ``results.csv``: ``p_<class>``, ``<class>`` (flagged or not), ``evidence_<class>``,
-    spots, beam centre and rings; unreadable files are rows with ``status`` "error".
+def classify(paths, *, model=None, centre_method="auto", witnesses=True) -> list:
+    """One ``mxqc.result.FrameResult`` per frame of ``paths`` (files, directories or globs),
+    with the columns of a scan's ``results.csv``: ``p_<class>``, ``<class>`` (flagged or
+    not), ``evidence_<class>``, spots, beam centre and rings; an unreadable file or frame is
+    a result with ``status`` "error" and the reason in ``error``.
 
-    >>> rows = classify("demo-out/run/series1/sim_11_000000.cbf")  # doctest: +SKIP
-    >>> [c for c in CLASSES if rows[0][c]]  # doctest: +SKIP
+    >>> results = classify("demo-out/run/series1/sim_11_000000.cbf")  # doctest: +SKIP
+    >>> results[0].labels  # doctest: +SKIP
     ['loop_scattering', 'strong_background', 'non_uniform_detector']
+    >>> results[0].evidence["non_uniform_detector"]  # doctest: +SKIP
+    'module gains differ: …'
     """
     from mxqc.scan.run import classify as _classify
 

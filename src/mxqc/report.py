@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 
 from mxqc.classes import CLASS_DESCRIPTIONS, CLASSES
-from mxqc.scan.results import heatmap_list
+from mxqc.result import FrameResult
+from mxqc.scan.results import read_results
 from mxqc.scan.sweeps import group_sweeps
 
 MAX_TABLE_ROWS = 2000  # flagged frames first, then a sample; the full table is results.csv
@@ -65,14 +66,6 @@ def _sweep_strips(sweeps, thresholds: dict, rows_shown: dict) -> dict[str, dict]
     return strips
 
 
-def _read_rows(out: Path) -> tuple[list[dict], dict]:
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(out / "results.parquet")
-    meta = json.loads((table.schema.metadata or {}).get(b"mxqc", b"{}"))
-    return table.to_pylist(), meta
-
-
 def _thumbnail(out: Path, relative: str | None) -> str | None:
     if not relative or not (out / relative).is_file():
         return None
@@ -80,10 +73,10 @@ def _thumbnail(out: Path, relative: str | None) -> str | None:
     return _data_uri((out / relative).read_bytes(), kind)
 
 
-def flagged_evidence(row) -> list[tuple[str, str]]:
-    """(class, what the witnesses measured) for each class flagged on a results row."""
+def flagged_evidence(row: FrameResult) -> list[tuple[str, str]]:
+    """(class, what the witnesses measured) for each class flagged on a frame."""
     alone = "nothing measured supports it: the network's word alone"
-    return [(c, row.get(f"evidence_{c}") or alone) for c in CLASSES if row.get(c)]
+    return [(c, row.evidence.get(c) or alone) for c in row.labels]
 
 
 def _breakable(name: str):
@@ -93,7 +86,7 @@ def _breakable(name: str):
     return Markup("_<wbr>").join(escape(part) for part in name.split("_"))
 
 
-def _why_no_heatmap(row, heat, meta: dict) -> str:
+def _why_no_heatmap(row: FrameResult, heat, meta: dict) -> str:
     """Why a flagged frame shows no heatmap, for the page to say."""
     if not row["n_anomalies"] or any(uri for _, uri in heat):
         return ""
@@ -114,27 +107,27 @@ def write_report(out_dir) -> Path:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     out = Path(out_dir)
-    rows, meta = _read_rows(out)
+    rows, meta = read_results(out)
     sweeps = group_sweeps(rows)
-    ok = [r for r in rows if r["status"] == "ok"]
-    errors = [r for r in rows if r["status"] == "error"]
-    counts = {c: sum(int(r[c] or 0) for r in ok) for c in CLASSES}
-    flagged = sorted((r for r in ok if r["n_anomalies"]),
+    ok = [r for r in rows if r.ok]
+    errors = [r for r in rows if not r.ok]
+    counts = {c: sum(r[c] or 0 for r in ok) for c in CLASSES}
+    flagged = sorted((r for r in ok if r.n_anomalies),
                      key=lambda r: -max(r[f"p_{c}"] for c in CLASSES))
-    unflagged = [r for r in ok if not r["n_anomalies"]]
+    unflagged = [r for r in ok if not r.n_anomalies]
     step = max(1, len(unflagged) // max(MAX_TABLE_ROWS - len(flagged), 1))
     shown = (flagged + unflagged[::step])[:MAX_TABLE_ROWS]
     table, rows_shown = [], {}
     for i, r in enumerate(shown):
-        rows_shown[(r["file"], r["frame"])] = f"frame-{i}"
-        heat = [(h["class"], _thumbnail(out, h["image"]) if i < MAX_THUMBNAILS else None)
-                for h in heatmap_list(r["heatmaps"])]
-        table.append({"row": r, "name": _breakable(Path(r["file"]).name),
-                      "thumbnail": _thumbnail(out, r["thumbnail"]) if i < MAX_THUMBNAILS
+        rows_shown[r.key] = f"frame-{i}"
+        heat = [(h.class_name, _thumbnail(out, h.image) if i < MAX_THUMBNAILS else None)
+                for h in r.heatmaps]
+        table.append({"row": r, "name": _breakable(Path(r.file).name),
+                      "thumbnail": _thumbnail(out, r.thumbnail) if i < MAX_THUMBNAILS
                       else None,
                       "heatmaps": [h for h in heat if h[1]],
                       "no_heatmap": _why_no_heatmap(r, heat, meta),
-                      "classes": " ".join(c for c in CLASSES if r[c]),
+                      "classes": " ".join(r.labels),
                       "evidence": flagged_evidence(r)})
     env = Environment(loader=PackageLoader("mxqc", "templates"),
                       autoescape=select_autoescape(["html", "j2"]))

@@ -186,7 +186,7 @@ def test_heatmaps_go_to_the_sampled_flagged_frames_and_name_only_their_classes(
                  if 0 < sum(in_sample(r, k) for r in flagged) < len(flagged))
     for rows, rate in ((all_rows, 1), (analyse(every), every)):
         for row in rows:
-            named = {h["class"] for h in row.get("heatmaps", [])}
+            named = {h.class_name for h in row.heatmaps}
             explained = row["n_anomalies"] and in_sample(row, rate)
             assert named == ({c for c in CLASSES if row[c]} if explained else set())
 
@@ -241,6 +241,6 @@ def test_classify_from_python_gives_the_scan_rows(beamline_dir, smoke_model_path
     row = by_name["sim_1_000000.cbf"]
     assert row["status"] == "ok" and 0 < row["centre_x"] < 1024
     assert {"n_spots", "rings", "centre_method", *(f"evidence_{c}" for c in CLASSES),
-            *(f"p_{c}" for c in CLASSES), *CLASSES} <= set(row)  # the results.csv columns
+            *(f"p_{c}" for c in CLASSES), *CLASSES} <= set(row.record())  # the results.csv columns
     assert by_name["truncated_000001.cbf"]["status"] == "error"
     assert "unsupported format" in by_name["garbage_000001.img"]["error"]

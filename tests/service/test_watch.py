@@ -138,8 +138,9 @@ def test_a_file_deleted_before_it_is_read_is_skipped(tmp_path, smoke_model_path)
 
 
 def _ice_rows(path, numbers, ice_from):
-    """Scan rows of single-frame files ``xtal_NNNN.cbf`` that show ice from ``ice_from`` on."""
+    """Results of single-frame files ``xtal_NNNN.cbf`` that show ice from ``ice_from`` on."""
     from mxqc.classes import CLASSES
+    from mxqc.result import FrameResult
 
     rows = []
     for n in numbers:
@@ -148,7 +149,7 @@ def _ice_rows(path, numbers, ice_from):
             p = 0.95 if c == "ice_ring" and n >= ice_from else 0.05
             row |= {f"p_{c}": p, c: int(p > 0.5), f"evidence_{c}": ""}
         row["evidence_ice_ring"] = "ice rings at 3.90, 3.67, 3.44 Å" if n >= ice_from else ""
-        rows.append(row)
+        rows.append(FrameResult.from_record(row))
     return rows
 
 

@@ -117,7 +117,7 @@ def fused_probabilities(model, cnn: np.ndarray, rows, views: int = 1
     with witness features where the model carries a fusion, the CNN's (and its thresholds)
     for the others."""
     spec = model.metadata["fusion"]
-    witnessed = np.array(["w_spots" in r for r in rows], bool)
+    witnessed = np.array([r.get("w_spots") is not None for r in rows], bool)
     thresholds = np.array([effective_thresholds(model, w, views)
                            for w in witnessed]).reshape(-1, 7)
     if not spec or not witnessed.any():
@@ -140,10 +140,10 @@ def labelled_rows(scan_dir, labels_path=None) -> tuple[list[dict], np.ndarray, n
     from mxqc.dataset import read_labels
     from mxqc.scan.results import Journal
 
-    rows = [r for r in Journal(scan_dir).rows() if r.get("status") == "ok"]
+    rows = [r for r in Journal(scan_dir).rows() if r.ok]
     if not rows:
         raise FusionError(f"{scan_dir}: no analysed frames in its journal")
-    if any("w_spots" not in r for r in rows):
+    if any(r.w_spots is None for r in rows):
         raise FusionError(f"{scan_dir}: scanned without witnesses (scan again without "
                           "--no-witnesses)")
     path = Path(labels_path) if labels_path else Path(rows[0]["file"]).parent / "labels.csv"

@@ -1,8 +1,8 @@
 """The per-frame work of a scan: read → normalise → centre → rings → model → heatmaps.
 
-``analyse_units`` takes a list of (file, frame index) and returns one row (dict with the
-``results.COLUMNS`` keys) per unit; a frame that cannot be read or analysed becomes an
-error row. Local worker processes and Dask workers call the same function.
+``analyse_units`` takes a list of (file, frame index) and returns one ``FrameResult`` per
+unit; a frame that cannot be read or analysed becomes an error result. Local worker
+processes and Dask workers call the same function.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from mxqc.io import read_frame
 from mxqc.learn.fusion import fused_probabilities
 from mxqc.learn.model import CnnModel, Model
 from mxqc.normalise import normalise_frame
+from mxqc.result import FrameResult, error_result
 from mxqc.scan import rings as ring_analysis
 from mxqc.scan.centres import centre_columns
 from mxqc.scan.explain import heatmaps, to_image
-from mxqc.scan.options import ScanOptions, error_row, frame_key, in_sample
+from mxqc.scan.options import ScanOptions, frame_key, in_sample
 from mxqc.witness import witness_frame, witness_row
 
 THUMBNAIL_SIZE = 256
@@ -100,8 +101,8 @@ def _prepare(path: str, index: int, model: Model, options: ScanOptions,
 
 def analyse_units(units, options: ScanOptions | None = None,
                   started: Callable[[int], None] | None = None,
-                  centres: dict[tuple[str, int], Centre] | None = None) -> list[dict]:
-    """Rows for (path, index) units; errors become rows, never exceptions. ``centres``
+                  centres: dict[tuple[str, int], Centre] | None = None) -> list[FrameResult]:
+    """Results for (path, index) units; errors become results, never exceptions. ``centres``
     gives units a centre found elsewhere (their sweep's: ``mxqc.scan.centres``).
 
     ``started(i)`` is called before unit ``i`` and ``started(len(units))`` before the
@@ -121,8 +122,8 @@ def analyse_units(units, options: ScanOptions | None = None,
             row, image, centre = _prepare(path, index, model, options,
                                           (centres or {}).get((path, index)))
         except Exception as exc:  # one frame's failure is its row, whatever raised it
-            rows.append(error_row(path, index, error_message(exc),
-                                  {"t_read_ms": (time.perf_counter() - start) * 1e3}))
+            rows.append(error_result(path, index, error_message(exc), {
+                "t_read_ms": (time.perf_counter() - start) * 1e3}).record())
             continue
         good.append(len(rows))
         rows.append(row)
@@ -133,7 +134,7 @@ def analyse_units(units, options: ScanOptions | None = None,
         _verdicts(model, np.stack(images), np.array(image_centres), [rows[i] for i in good],
                   options)
     meta = {"model": model.name, "model_version": model.metadata["mxqc_version"]}
-    return [row | meta for row in rows]
+    return [FrameResult.model_validate(row | meta) for row in rows]
 
 
 def _verdicts(model: Model, images, centres, rows, options: ScanOptions) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 from mxqc.centre import Centre, locate_sweep_beam
 from mxqc.guard import GuardedPool, map_each
 from mxqc.io import read_frame
+from mxqc.result import FrameResult
 from mxqc.scan.sweeps import sweep_members
 
 SAMPLE = 16  # frames summed per sweep, spread evenly over it: 4× the single frame's S/N
@@ -24,12 +25,12 @@ TOLERANCE = 1 / 512  # of the detector's edge: one pixel of the 512² working im
 SWEEP = "sweep/"  # the centre_method prefix of a centre found on the sweep's sum
 
 
-def confirmed(row) -> bool:
+def confirmed(row: FrameResult) -> bool:
     """The frame's header centre was confirmed by its own image (``auto``), or the frame
     already has its sweep's centre."""
-    method = row.get("centre_method") or ""
+    method = row.centre_method or ""
     return method.startswith(SWEEP) or (
-        method == "auto/header" and row.get("centre_uncertainty_px") is not None)
+        method == "auto/header" and row.centre_uncertainty_px is not None)
 
 
 def sample(units, k: int = SAMPLE) -> list:
@@ -54,9 +55,10 @@ def sweep_centre(units, method: str = "auto") -> tuple[Centre, int]:
     return centre, max(shapes[0])
 
 
-def sweeps_to_centre(rows) -> list[list[dict]]:
-    """The ok rows of each sweep of two or more frames that some frame leaves unconfirmed."""
-    members = sweep_members(r for r in rows if r["status"] == "ok")
+def sweeps_to_centre(rows) -> list[list[FrameResult]]:
+    """The ok results of each sweep of two or more frames that some frame leaves
+    unconfirmed."""
+    members = sweep_members(r for r in rows if r.ok)
     return [[row for _, row in run] for _, _, run in members
             if len(run) > 1 and not all(confirmed(row) for _, row in run)]
 
@@ -70,15 +72,15 @@ def centre_columns(centre: Centre) -> dict:
 
 
 def refine_centres(pool: GuardedPool, rows, method: str = "auto"
-                   ) -> tuple[list[dict], dict[tuple[str, int], Centre]]:
-    """Sweep centres for the sweeps of ``rows`` that need one.
+                   ) -> tuple[list[FrameResult], dict[tuple[str, int], Centre]]:
+    """Sweep centres for the sweeps of ``rows`` (``FrameResult``) that need one.
 
-    Returns the rows that only take the sweep's centre (already updated), and the centre
+    Returns the results that only take the sweep's centre (already updated), and the centre
     of each (file, frame) to analyse again with it. The sums are made in ``pool``'s guarded
     workers; a sweep whose sum cannot be read or centred keeps its frames' own centres.
     """
     sweeps = sweeps_to_centre(rows)
-    samples = [tuple(sample([(r["file"], r["frame"]) for r in sweep])) for sweep in sweeps]
+    samples = [tuple(sample([r.key for r in sweep])) for sweep in sweeps]
     found = {item: value for item, value, error in
              map_each(pool, partial(sweep_centre, method=method), samples, batch_size=1)
              if error is None}
@@ -88,9 +90,9 @@ def refine_centres(pool: GuardedPool, rows, method: str = "auto"
             continue
         centre, edge = found[units]
         for row in sweep:
-            off = np.hypot(row["centre_x"] - centre.x, row["centre_y"] - centre.y)
+            off = np.hypot(row.centre_x - centre.x, row.centre_y - centre.y)
             if off <= TOLERANCE * edge:
-                updated.append(row | centre_columns(centre))
+                updated.append(row.replace(**centre_columns(centre)))
             else:
-                again[(row["file"], row["frame"])] = centre
+                again[row.key] = centre
     return updated, again

@@ -1,6 +1,6 @@
 """What a scan computes per frame (``ScanOptions``) and the small helpers every consumer of
-its rows shares, in a module light enough for the process that only plans and records a
-scan: the analysis itself (``mxqc.scan.analyse``, with torch) loads in the workers."""
+its results shares, in a module light enough for the process that only plans and records
+a scan: the analysis itself (``mxqc.scan.analyse``, with torch) loads in the workers."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def frame_key(path: str, index: int) -> str:
     return f"{Path(path).name.split('.')[0]}_{index:05d}_{digest}"
 
 
-def in_sample(row: dict, every: int) -> bool:
+def in_sample(row, every: int) -> bool:
     """A fixed one-in-``every`` choice of frames (by a hash of file and frame), the same on
     any worker, in any order and on resume; single-frame files all have frame 0."""
     if every <= 1:
@@ -42,15 +42,3 @@ def in_sample(row: dict, every: int) -> bool:
     digest = hashlib.sha1(frame_key(row["file"], row["frame"]).encode()).digest()
     return int.from_bytes(digest[:4], "little") % every == 0
 
-
-def error_row(path, index, message, timings=None) -> dict:
-    return {"file": str(path), "frame": index, "status": "error", "error": message,
-            **(timings or {})}
-
-
-def analyse_batch(units, *, started=None, **kwargs) -> list[dict]:
-    """``mxqc.scan.analyse.analyse_units`` imported where it runs: a guarded worker or a Dask
-    worker loads torch, the process that hands it the batch need not."""
-    from mxqc.scan.analyse import analyse_units
-
-    return analyse_units(units, started=started, **kwargs)

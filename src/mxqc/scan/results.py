@@ -10,39 +10,16 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-
-from mxqc.classes import CLASSES
+from mxqc.result import COLUMNS, FrameResult, Heatmap, column_kinds, heatmap_list
 from mxqc.scan.sweeps import sweep_records, write_sweeps
-from mxqc.witness import SPOT_COLUMNS, feature_columns
 
 JOURNAL = "results.jsonl"
-_TIMINGS = ("t_read_ms", "t_normalise_ms", "t_centre_ms", "t_rings_ms", "t_witness_ms",
-            "t_inference_ms", "t_heatmap_ms")
-# the table's columns, in order; stable across versions (add, never rename)
-COLUMNS = ("file", "frame", "status", "error", *(f"p_{c}" for c in CLASSES), *CLASSES,
-           "n_anomalies", "centre_x", "centre_y", "centre_method", "centre_uncertainty_px",
-           "header_beam_x", "header_beam_y", "distance_mm", "wavelength_a",
-           "rings_ice_d_a", "rings_water_d_a", "rings_low_resolution_d_a", "rings",
-           *(f"evidence_{c}" for c in CLASSES), *_TIMINGS, "thumbnail", "heatmaps",
-           "model", "model_version", *(f"p_cnn_{c}" for c in CLASSES), *SPOT_COLUMNS,
-           *feature_columns(), "warnings", "centre_frames")
-_INTEGER = {"frame", "n_anomalies", *CLASSES, "n_spots", "hot_pixels", "centre_frames"}
-_FLOAT = {*(f"p_{c}" for c in CLASSES), *(f"p_cnn_{c}" for c in CLASSES), "centre_x",
-          "centre_y", "centre_uncertainty_px", "header_beam_x", "header_beam_y", "distance_mm",
-          "wavelength_a", *_TIMINGS, "resolution_a", "spot_i_sigma", "background_counts",
-          *feature_columns()}
+__all__ = ["COLUMNS", "JOURNAL", "Journal", "heatmap_list", "read_results", "write_tables"]
 
 
-def heatmap_list(value) -> list[dict]:
-    """A row's heatmaps as [{"class": …, "image": …}, …] (relative image paths); rows
-    journalled before they were a list held "class=image;…"."""
-    if not value:
-        return []
-    if isinstance(value, str):
-        return [{"class": k, "image": v} for k, v in
-                (item.split("=", 1) for item in value.split(";") if "=" in item)]
-    return list(value)
+def as_result(row) -> FrameResult:
+    """``row`` as a ``FrameResult`` (a record, e.g. a dict from a table, is validated)."""
+    return row if isinstance(row, FrameResult) else FrameResult.from_record(row)
 
 
 class Journal:
@@ -52,7 +29,7 @@ class Journal:
         self.path = Path(out_dir) / JOURNAL
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
-    def rows(self) -> list[dict]:
+    def rows(self) -> list[FrameResult]:
         """Every complete line (a line cut by a kill is ignored: that frame is redone);
         for a frame recorded twice, the last record."""
         if not self.path.is_file():
@@ -61,27 +38,23 @@ class Journal:
         with open(self.path) as f:
             for line in f:
                 try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
+                    row = FrameResult.from_record(json.loads(line))
+                except ValueError:  # a JSON or validation error
                     continue
-                latest[(row["file"], row["frame"])] = row
+                latest[row.key] = row
         return list(latest.values())
 
     def done(self) -> set[tuple[str, int]]:
-        return {(r["file"], r["frame"]) for r in self.rows()}
+        return {r.key for r in self.rows()}
 
     def append(self, rows) -> None:
         with open(self.path, "a") as f:
-            f.write("".join(json.dumps(_jsonable(r)) + "\n" for r in rows))
+            f.write("".join(r.to_json() + "\n" for r in rows))
             f.flush()
             os.fsync(f.fileno())
 
     def reset(self) -> None:
         self.path.unlink(missing_ok=True)
-
-
-def _jsonable(row: dict) -> dict:
-    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
 
 
 def _atomic(path: Path, write) -> Path:
@@ -91,25 +64,44 @@ def _atomic(path: Path, write) -> Path:
     return path
 
 
-def table(rows):
+def arrow_schema(metadata: dict | None = None):
+    """The tables' schema, from ``FrameResult``: heatmaps a list of {class, image}."""
+    import pyarrow as pa
+
+    arrow = {int: pa.int64(), float: pa.float64(), str: pa.string(),
+             Heatmap: pa.list_(pa.struct([("class", pa.string()), ("image", pa.string())]))}
+    return pa.schema([pa.field(c, arrow[kind]) for c, kind in column_kinds().items()],
+                     metadata={"mxqc": json.dumps(metadata or {})})
+
+
+def table(rows) -> dict[str, list]:
     """A pandas-free column table: dict of column → list, in ``COLUMNS`` order, sorted by
     file then frame."""
-    rows = sorted(rows, key=lambda r: (r["file"], r["frame"]))
-    return {c: [r.get(c) for r in rows] for c in COLUMNS}
+    records = [r.record() for r in sorted(map(as_result, rows), key=lambda r: r.key)]
+    return {c: [r[c] for r in records] for c in COLUMNS}
+
+
+def read_results(out_dir) -> tuple[list[FrameResult], dict]:
+    """The results of ``out_dir/results.parquet`` and the metadata the scan wrote with them."""
+    import pyarrow.parquet as pq
+
+    found = pq.read_table(Path(out_dir) / "results.parquet")
+    meta = json.loads((found.schema.metadata or {}).get(b"mxqc", b"{}"))
+    return [FrameResult.from_record(r) for r in found.to_pylist()], meta
 
 
 def write_tables(out_dir, rows, *, metadata: dict) -> dict[str, Path]:
     """``results.csv``, ``results.parquet`` (model metadata in the schema), ``errors.csv``
-    and ``sweeps.csv``/``sweeps.parquet`` (what each sweep shows per class)."""
+    and ``sweeps.csv``/``sweeps.parquet`` (what each sweep shows per class), one row per
+    result of ``rows`` (``FrameResult``s or their records)."""
     import csv
 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     out = Path(out_dir)
-    rows = [r | {"heatmaps": heatmap_list(r.get("heatmaps"))} for r in rows]
+    rows = [as_result(r) for r in rows]
     columns = table(rows)
-    heatmap_type = pa.list_(pa.struct([("class", pa.string()), ("image", pa.string())]))
 
     def write_csv(path, names, data):
         with open(path, "w", newline="") as f:
@@ -118,21 +110,16 @@ def write_tables(out_dir, rows, *, metadata: dict) -> dict[str, Path]:
             writer.writerows(zip(*(["" if v is None else v for v in data[n]] for n in names),
                                  strict=True))
 
-    fields = [pa.field(c, heatmap_type if c == "heatmaps" else pa.int64() if c in _INTEGER
-                       else pa.float64() if c in _FLOAT else pa.string()) for c in COLUMNS]
-    schema = pa.schema(fields, metadata={"mxqc": json.dumps(metadata)})
-    arrays = {c: [None if v == "" and c in (_INTEGER | _FLOAT) else v for v in columns[c]]
-              for c in COLUMNS}
+    csv_columns = columns | {"heatmaps": [json.dumps(h) if h else "" for h in
+                                          columns["heatmaps"]]}
     written = {
-        "csv": _atomic(out / "results.csv", lambda p: write_csv(
-            p, COLUMNS, columns | {"heatmaps": [json.dumps(h) if h else ""
-                                                for h in columns["heatmaps"]]})),
+        "csv": _atomic(out / "results.csv", lambda p: write_csv(p, COLUMNS, csv_columns)),
         "parquet": _atomic(out / "results.parquet", lambda p: pq.write_table(
-            pa.Table.from_pydict(arrays, schema=schema), p)),
+            pa.Table.from_pydict(columns, schema=arrow_schema(metadata)), p)),
     }
-    errors = [r for r in rows if r["status"] == "error"]
-    error_columns = {"file": [r["file"] for r in errors], "frame": [r["frame"] for r in errors],
-                     "error": [r["error"] for r in errors]}
+    errors = [r for r in rows if not r.ok]
+    error_columns = {"file": [r.file for r in errors], "frame": [r.frame for r in errors],
+                     "error": [r.error for r in errors]}
     written["errors"] = _atomic(out / "errors.csv", lambda p: write_csv(
         p, ("file", "frame", "error"), error_columns))
     sweeps = sweep_records(rows)

@@ -16,8 +16,10 @@ from mxqc.classes import CLASSES
 from mxqc.guard import Failure, GuardedPool, Limits, call_each, map_each
 from mxqc.io import count_frames
 from mxqc.paths import expand_paths
+from mxqc.result import FrameResult, error_result
+from mxqc.scan.batch import analyse_batch
 from mxqc.scan.centres import refine_centres
-from mxqc.scan.options import ScanOptions, analyse_batch, error_row
+from mxqc.scan.options import ScanOptions
 from mxqc.scan.results import Journal, write_tables
 from mxqc.threads import limit_threads
 
@@ -39,8 +41,8 @@ class ScanSummary:
 
 def plan_units(paths, *, frames: slice | None = None, every: int = 1,
                exclude: str | None = None, pool: GuardedPool | None = None
-               ) -> tuple[list[tuple[str, int]], list[dict]]:
-    """(file, frame) units to analyse, and error rows for files whose frames cannot be
+               ) -> tuple[list[tuple[str, int]], list[FrameResult]]:
+    """(file, frame) units to analyse, and error results for files whose frames cannot be
     counted or that hold none. ``frames`` selects from each multi-frame file, ``every``
     keeps one in N. Files are opened only in ``pool``'s guarded workers."""
     skip = os.path.abspath(exclude) + os.sep if exclude else None
@@ -53,17 +55,17 @@ def plan_units(paths, *, frames: slice | None = None, every: int = 1,
 
 
 def units_of(files, counts, *, frames: slice | None = None, every: int = 1
-             ) -> tuple[list[tuple[str, int]], list[dict]]:
-    """(file, frame) units and error rows from ``counts``, the (file, frames, error) of
+             ) -> tuple[list[tuple[str, int]], list[FrameResult]]:
+    """(file, frame) units and error results from ``counts``, the (file, frames, error) of
     each of ``files`` (``guard.map_each`` or ``guard.call_each`` of ``count_frames``)."""
     counts = {path: (n, error) for path, n, error in counts}
     units, errors = [], []
     for path in files:
         n, error = counts[path]
         if error is not None:
-            errors.append(error_row(path, -1, error))
+            errors.append(error_result(path, -1, error))
         elif n == 0:
-            errors.append(error_row(path, -1, "holds no frames"))
+            errors.append(error_result(path, -1, "holds no frames"))
         else:
             indices = range(n)[frames] if frames is not None else range(n)
             units += [(path, i) for i in indices[::max(every, 1)]]
@@ -71,11 +73,11 @@ def units_of(files, counts, *, frames: slice | None = None, every: int = 1
 
 
 def classify(paths, *, model: str | None = None, centre_method: str = "auto",
-             witnesses: bool = True) -> list[dict]:
+             witnesses: bool = True) -> list[FrameResult]:
     """Classify every frame of ``paths`` (files, directories or globs) in this process: one
-    row per frame with the columns of ``results.csv`` (probabilities, labels, evidence,
-    spots, centre, rings); a file or frame that cannot be read is a row with ``status``
-    "error" and the reason. ``model``: a model file (None: the default model). Frames are
+    ``FrameResult`` per frame, with the columns of ``results.csv`` (probabilities, labels,
+    evidence, spots, centre, rings); a file or frame that cannot be read is a result with
+    ``status`` "error" and the reason. ``model``: a model file (None: the default model). Frames are
     counted as a scan counts them (``units_of``); for many files, ``scan`` does the same
     in guarded worker processes and writes the tables."""
     options = ScanOptions(model_path=model, centre_method=centre_method, witnesses=witnesses,
@@ -97,7 +99,8 @@ def analyse_guarded(pool: GuardedPool, batches, options: ScanOptions, centres=No
     for event in pool.map(partial(analyse_batch, options=options, centres=centres), batches):
         if isinstance(event, Failure):
             path, index = event.unit
-            yield [error_row(path, index, f"{event.reason} while reading or analysing this frame")]
+            yield [error_result(path, index,
+                                f"{event.reason} while reading or analysing this frame")]
         else:
             yield event.result
 
@@ -114,7 +117,7 @@ def centre_sweeps(pool: GuardedPool, journal: Journal, options: ScanOptions,
         journal.append(updated)
     yield len(again)
     for rows in analyse_guarded(pool, _batches(sorted(again), batch_size), options, again):
-        journal.append([r for r in rows if r["status"] == "ok"])
+        journal.append([r for r in rows if r.ok])
         yield len(rows)
 
 
@@ -159,7 +162,7 @@ def scan(paths, out_dir, *, options: ScanOptions | None = None, frames: slice | 
                                         pool=pool)
         done = journal.done()
         todo = [u for u in units if u not in done]
-        new_errors = [e for e in file_errors if (e["file"], e["frame"]) not in done]
+        new_errors = [e for e in file_errors if e.key not in done]
         if new_errors:
             journal.append(new_errors)
         if len(units) <= SMALL_SCAN:  # a thumbnail for every frame of a small scan
@@ -185,15 +188,15 @@ def scan(paths, out_dir, *, options: ScanOptions | None = None, frames: slice | 
         finally:
             rows = journal.rows()
             tables = write_tables(out, rows, metadata=_metadata(rows, options)) if rows else {}
-    ok = [r for r in rows if r["status"] == "ok"]
-    per_class = {c: sum(int(r.get(c) or 0) for r in ok) for c in CLASSES}
+    ok = [r for r in rows if r.ok]
+    per_class = {c: sum(r[c] or 0 for r in ok) for c in CLASSES}
     return ScanSummary(frames=len(rows), analysed=finished, recentred=recentred,
                        skipped=len(units) - len(todo), failures=len(rows) - len(ok),
                        per_class=per_class, seconds=time.perf_counter() - started, tables=tables)
 
 
 def _metadata(rows, options: ScanOptions) -> dict:
-    models = Counter((r.get("model"), r.get("model_version")) for r in rows if r.get("model"))
+    models = Counter((r.model, r.model_version) for r in rows if r.model)
     (name, version), _ = models.most_common(1)[0] if models else ((None, None), 0)
     from mxqc import __version__
     from mxqc.learn.bundle import read_card

@@ -17,12 +17,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse
 
-from mxqc.classes import CLASSES
 from mxqc.errors import FrameReadError
 from mxqc.guard import Failure
 from mxqc.io import detect_reader
+from mxqc.result import FrameResult, frame_view
 from mxqc.scan.analyse import analyse_units
-from mxqc.scan.results import heatmap_list
 from mxqc.serve.deps import State, require_key
 from mxqc.serve.schemas import Classification
 from mxqc.serve.service import Service
@@ -60,7 +59,8 @@ async def classify(file: Upload, state: State, frame: FrameIndex = 0) -> dict:
     return frame_json(row, upload_id)
 
 
-async def _classify_upload(state: Service, file: UploadFile, frame: int, folder: Path) -> dict:
+async def _classify_upload(state: Service, file: UploadFile, frame: int, folder: Path
+                           ) -> FrameResult:
     path = await _receive(file, folder / "upload.bin", state.settings.max_upload_bytes)
     try:
         detect_reader(str(path))
@@ -73,8 +73,8 @@ async def _classify_upload(state: Service, file: UploadFile, frame: int, folder:
         raise HTTPException(504 if event.timed_out else 422,
                             f"{event.reason} while reading or analysing this frame")
     row = event.result[0]
-    if row["status"] != "ok":
-        raise HTTPException(422, row["error"])
+    if not row.ok:
+        raise HTTPException(422, row.error)
     return row
 
 
@@ -111,32 +111,11 @@ def image(upload_id: str, name: str, state: State):
     return FileResponse(path, media_type="image/jpeg" if name.endswith(".jpg") else "image/png")
 
 
-def frame_json(row: dict, upload_id: str) -> dict:
-    """A scan row as the classify answer (``schemas.Classification``)."""
+def frame_json(row: FrameResult, upload_id: str) -> dict:
+    """A frame's result as the classify answer (``schemas.Classification``)."""
     def url(relative):
         return f"/v1/images/{upload_id}/{Path(relative).name}" if relative else None
 
-    heatmaps = {h["class"]: url(h["image"]) for h in heatmap_list(row.get("heatmaps"))}
-    return {
-        "id": upload_id, "model": row["model"], "model_version": row["model_version"],
-        "probabilities": {c: row[f"p_{c}"] for c in CLASSES},
-        "labels": [c for c in CLASSES if row[c]],
-        "cnn_probabilities": {c: row.get(f"p_cnn_{c}", row[f"p_{c}"]) for c in CLASSES},
-        "evidence": evidence(row),
-        "spots": {"n": row.get("n_spots"), "resolution_a": row.get("resolution_a"),
-                  "median_i_sigma": row.get("spot_i_sigma"),
-                  "background_counts_per_px": row.get("background_counts")},
-        "centre": {"x": row["centre_x"], "y": row["centre_y"], "method": row["centre_method"],
-                   "uncertainty_px": row["centre_uncertainty_px"]},
-        "rings": row.get("rings", ""),
-        "ring_d_spacings_a": {k: row.get(f"rings_{k}_d_a", "") for k in
-                              ("ice", "water", "low_resolution")},
-        "image_url": url(row.get("thumbnail")), "heatmap_urls": heatmaps,
-        "timings_ms": {k[2:-3]: round(float(v), 1) for k, v in row.items()
-                       if k.startswith("t_") and v is not None},
-    }
-
-
-def evidence(row: dict) -> dict[str, str]:
-    """What the witnesses measured, per class, where they measured something."""
-    return {c: row[f"evidence_{c}"] for c in CLASSES if row.get(f"evidence_{c}")}
+    return frame_view(row) | {
+        "id": upload_id, "image_url": url(row.thumbnail),
+        "heatmap_urls": {h.class_name: url(h.image) for h in row.heatmaps}}

@@ -1,11 +1,13 @@
-"""The API's response models. The per-class maps and rates are built from the one class
-list (``mxqc.classes``), so the OpenAPI schema names every class."""
+"""The API's response models. A frame is ``mxqc.result.FrameView`` (its result, grouped)
+with what the answer adds; the per-class rates are built from the one class list
+(``mxqc.classes``), so the OpenAPI schema names every class."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from mxqc.classes import CLASSES
+from mxqc.result import FrameResult, FrameView
 
 Rates = create_model(
     "Rates", __doc__="How many analysed frames, and the share flagged per class.",
@@ -25,38 +27,12 @@ class ModelInfo(BaseModel):
     classes: list[str]
 
 
-class Centre(BaseModel):
-    x: float | None
-    y: float | None
-    method: str | None
-    uncertainty_px: float | None = None
-
-
-class Spots(BaseModel):
-    n: int | None
-    resolution_a: float | None
-    median_i_sigma: float | None
-    background_counts_per_px: float | None
-
-
-class Classification(BaseModel):
-    """One uploaded frame's verdict: probabilities (fused), the network's own, the
-    evidence per class, spots, centre, rings and the URLs of its image and heatmaps."""
+class Classification(FrameView):
+    """One uploaded frame's result, with the URLs of its thumbnail and heatmaps."""
 
     id: str
-    model: str
-    model_version: str
-    probabilities: dict[str, float]
-    labels: list[str]
-    cnn_probabilities: dict[str, float]
-    evidence: dict[str, str]
-    spots: Spots
-    centre: Centre
-    rings: str | None
-    ring_d_spacings_a: dict[str, str | None]
     image_url: str | None
     heatmap_urls: dict[str, str | None]
-    timings_ms: dict[str, float]
 
 
 class DatasetRow(Rates):
@@ -102,22 +78,14 @@ class DatasetSummary(BaseModel):
     alerts: list[Alert]
 
 
-class WatchedFrame(BaseModel):
+class WatchedFrame(FrameView):
+    """A frame the watcher recorded: its result and where it sits in the database."""
+
     id: int
     dataset_id: int
     file_id: int
-    frame: int
-    status: str
-    error: str | None
-    probabilities: dict[str, float | None]
-    labels: list[str]
-    centre: Centre
-    rings: str | None
-    model: str | None
     created: float | None
-    file: str | None
-    evidence: dict[str, str]
 
 
 class WatchedFrameDetail(WatchedFrame):
-    row: dict = Field(description="every column of the frame's scan row")
+    row: FrameResult = Field(description="every column of the frame's result")

@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy import select
 
 from mxqc.classes import CLASSES
+from mxqc.result import frame_view
 from mxqc.scan.sweeps import group_sweeps
-from mxqc.serve.classify import evidence
 from mxqc.serve.deps import WatchDatabase, require_key
 from mxqc.serve.schemas import DatasetRow, DatasetSummary, WatchedFrame, WatchedFrameDetail
 from mxqc.watch import db
@@ -72,20 +71,15 @@ def frame_by_id(frame_id: int, engine: WatchDatabase):
         found = conn.execute(select(db.frames).where(db.frames.c.id == frame_id)).first()
     if found is None:
         raise HTTPException(404, f"no frame {frame_id}")
-    return db_frame(found) | {"row": json.loads(found._mapping["row"])}
+    return db_frame(found) | {"row": db.stored_result(found._mapping["row"])}
 
 
 def db_frame(record) -> dict:
     """A frame of the watch database as the API gives it (``schemas.WatchedFrame``)."""
     r = record._mapping
-    row = json.loads(r["row"])
-    return {"id": r["id"], "dataset_id": r["dataset_id"], "file_id": r["file_id"],
-            "frame": r["frame"], "status": r["status"], "error": r["error"],
-            "probabilities": {c: r[f"p_{c}"] for c in CLASSES},
-            "labels": [c for c in CLASSES if r[c]],
-            "centre": {"x": r["centre_x"], "y": r["centre_y"], "method": r["centre_method"]},
-            "rings": r["rings"], "model": r["model"], "created": r["created"],
-            "file": row.get("file"), "evidence": evidence(row)}
+    return frame_view(db.stored_result(r["row"])) | {
+        "id": r["id"], "dataset_id": r["dataset_id"], "file_id": r["file_id"],
+        "created": r["created"]}
 
 
 def sweep_json(sweep) -> dict:

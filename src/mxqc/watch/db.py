@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from mxqc.classes import CLASSES
+from mxqc.result import FrameResult
 
 metadata = MetaData()
 datasets = Table(
@@ -120,17 +121,23 @@ def dataset_id(conn, path: str) -> int:
                         ).inserted_primary_key[0]
 
 
-def frame_values(row: dict, file_id: int, dataset: int) -> dict:
-    values = {"file_id": file_id, "dataset_id": dataset, "frame": max(int(row["frame"]), 0),
-              "status": row["status"], "error": row.get("error") or None,
-              "centre_x": row.get("centre_x"), "centre_y": row.get("centre_y"),
-              "centre_method": row.get("centre_method"), "rings": row.get("rings"),
-              "model": row.get("model"), "created": time.time(),
-              "row": json.dumps(row, default=str)}
+def frame_values(row: FrameResult, file_id: int, dataset: int) -> dict:
+    """The database row of a frame's result: the columns queries filter and count on, and
+    the whole result as JSON."""
+    values = {"file_id": file_id, "dataset_id": dataset, "frame": max(row.frame, 0),
+              "status": row.status, "error": row.error or None,
+              "centre_x": row.centre_x, "centre_y": row.centre_y,
+              "centre_method": row.centre_method, "rings": row.rings,
+              "model": row.model, "created": time.time(), "row": row.to_json()}
     for c in CLASSES:
-        values[f"p_{c}"] = row.get(f"p_{c}")
-        values[c] = row.get(c)
+        values[f"p_{c}"] = row[f"p_{c}"]
+        values[c] = row[c]
     return values
+
+
+def stored_result(value: str) -> FrameResult:
+    """A frame's result from its ``row`` column (JSON, possibly from an older version)."""
+    return FrameResult.from_record(json.loads(value))
 
 
 def insert_frames_ignoring_duplicates(conn, values: list[dict]) -> None:
@@ -165,11 +172,11 @@ def class_rates(conn, dataset: int, window: int | None = None) -> dict:
                             for i, c in enumerate(CLASSES)}}
 
 
-def latest_rows(conn, dataset: int, limit: int) -> list[dict]:
-    """The scan rows of the dataset's last ``limit`` frames recorded."""
+def latest_rows(conn, dataset: int, limit: int) -> list[FrameResult]:
+    """The results of the dataset's last ``limit`` frames recorded."""
     query = (select(frames.c.row).where(frames.c.dataset_id == dataset)
              .order_by(frames.c.id.desc()).limit(limit))
-    return [json.loads(row) for row in conn.execute(query).scalars()]
+    return [stored_result(row) for row in conn.execute(query).scalars()]
 
 
 def count(conn, table, *where) -> int:

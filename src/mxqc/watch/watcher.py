@@ -21,7 +21,8 @@ from sqlalchemy import select, update
 from mxqc.guard import GuardedPool, map_each
 from mxqc.io import count_frames, read_frame
 from mxqc.paths import expand_paths
-from mxqc.scan.options import ScanOptions, error_row
+from mxqc.result import FrameResult, error_result
+from mxqc.scan.options import ScanOptions
 from mxqc.scan.run import analyse_guarded
 from mxqc.scan.sweeps import group_sweeps
 from mxqc.threads import limit_threads
@@ -152,22 +153,22 @@ class Watcher:
                   for path, n, error in map_each(self.pool, count_frames, list(stats))}
         for path, (_, error) in counts.items():
             if error is not None:
-                self._record(path, stats[path], [error_row(path, -1, error)], error)
+                self._record(path, stats[path], [error_result(path, -1, error)], error)
         expected = {path: n for path, (n, error) in counts.items() if error is None}
         units = [(path, i) for path, n in expected.items() for i in range(n)]
         # as many batches as workers when few frames are ready, so that all of them work
         size = max(1, min(self.options.batch_size, -(-len(units) // self.workers)))
         options = replace(self.scan_options, images_dir=None)
-        found: dict[str, list[dict]] = {}
+        found: dict[str, list[FrameResult]] = {}
         for rows in analyse_guarded(self.pool, [units[i:i + size]
                                                 for i in range(0, len(units), size)], options):
             for row in rows:
-                found.setdefault(row["file"], []).append(row)
-                if len(found[row["file"]]) == expected[row["file"]]:
-                    self._record(row["file"], stats[row["file"]], found.pop(row["file"]))
+                found.setdefault(row.file, []).append(row)
+                if len(found[row.file]) == expected[row.file]:
+                    self._record(row.file, stats[row.file], found.pop(row.file))
         return len(units) + sum(error is not None for _, error in counts.values())
 
-    def _record(self, path: str, st: os.stat_result, rows: list[dict],
+    def _record(self, path: str, st: os.stat_result, rows: list[FrameResult],
                 error: str | None = None) -> None:
         """The file and its frame rows in one transaction (exactly once, even if killed)."""
         dataset_path = os.path.dirname(path)
@@ -187,7 +188,7 @@ class Watcher:
                 conn, [db.frame_values(r, file_id, dataset) for r in rows])
             self._check_alerts(conn, dataset, dataset_path)
             self._check_sweep_alerts(conn, dataset)
-        bad = sum(r["status"] == "error" for r in rows)
+        bad = sum(not r.ok for r in rows)
         self.processed += len(rows) - bad
         self.errors += bad
         log.info("%s: %d frame(s)%s", path, len(rows), f", {bad} error(s)" if bad else "")
@@ -219,7 +220,7 @@ class Watcher:
         if not self.options.sweep_alerts:
             return
         rows = db.latest_rows(conn, dataset, self.options.alert_window)
-        for sweep in group_sweeps(r for r in rows if r.get("status") == "ok"):
+        for sweep in group_sweeps(rows):
             if sweep.frames < SWEEP_ALERT_FRAMES:
                 continue
             key = sweep.name.split(" (")[0]  # a geometry run's frame range grows: not its key
