@@ -55,6 +55,10 @@ class DetectorModel:
         """(rows, cols) int array: module index of each pixel, −1 in gaps."""
         return _module_map(self.shape, self.modules, self.gap)
 
+    def module_index(self) -> np.ndarray:
+        """``module_map() + 1`` as take() indices: 0 in gaps, module k at k + 1."""
+        return _module_index(self.shape, self.modules, self.gap)
+
 
 @lru_cache(maxsize=8)
 def _module_map(shape, modules, gap) -> np.ndarray:
@@ -71,6 +75,13 @@ def _module_map(shape, modules, gap) -> np.ndarray:
     cols = axis(shape[1], modules[1], gap[1])
     out = np.where((rows[:, None] >= 0) & (cols[None, :] >= 0),
                    rows[:, None] * modules[1] + cols[None, :], -1).astype(np.int32)
+    out.flags.writeable = False
+    return out
+
+
+@lru_cache(maxsize=8)
+def _module_index(shape, modules, gap) -> np.ndarray:
+    out = (_module_map(shape, modules, gap) + 1).astype(np.intp)
     out.flags.writeable = False
     return out
 

@@ -71,7 +71,10 @@ def scene_layers(scene: Scene) -> Layers:
 def _render(scene: Scene, *, judge: bool) -> tuple[SimulatedFrame, Layers | None]:
     geometry = render.pixel_geometry(scene)
     found = render.profiles(scene, geometry.s_index[1])
-    expected = render.background(scene, geometry, found)
+    smooth = render.class_background(geometry, found, "all")  # the background, no cloud
+    modulation = render.cloud(scene, geometry)
+    expected = (smooth * (1.0 + modulation) if modulation is not None
+                else smooth.copy() if judge else smooth)
     x, y, intensity = render.bragg_spots(scene)
     shape = scene.model.shape
     diffuse = None
@@ -95,8 +98,8 @@ def _render(scene: Scene, *, judge: bool) -> tuple[SimulatedFrame, Layers | None
     frame = SimulatedFrame(counts, scene)
     if not judge:
         return frame, None
-    return frame, _layers(scene, geometry, found, expected, diffuse, scale, baseline, gains,
-                          counts, artifact_change)
+    return frame, _layers(scene, geometry, found, smooth, modulation, expected, diffuse,
+                          scale, baseline, gains, counts, artifact_change)
 
 
 def to_view(values: np.ndarray) -> np.ndarray:
@@ -111,45 +114,38 @@ def grey_view(counts: np.ndarray, clip: float, *, scratch: bool = False) -> np.n
     return to_view(clipped) * np.float32(255.0 / clip)
 
 
-def _layers(scene, geometry, found, expected, diffuse, scale, baseline, gains, counts,
-            artifact_change) -> Layers:
+def _layers(scene, geometry, found, smooth, modulation, expected, diffuse, scale, baseline,
+            gains, counts, artifact_change) -> Layers:
     """The frame in the 512² view a person looks at, and the grey-level change each drawn
-    class makes there: its noise-free part taken away from the noise-free frame, both
-    clipped per raw pixel at the recorded frame's own clip."""
+    class makes there: the noise-free frame with the class less the noise-free frame
+    without it, both clipped per raw pixel at the recorded frame's own clip. ``smooth``
+    (the background without the cloud) and ``modulation`` (the cloud) are the render's."""
     model = scene.model
     h, w = model.shape
-    clip = clip_value_of(counts[::2, ::2])[0]  # a quarter of the pixels: the same p95
+    clip = np.float32(clip_value_of(counts[::2, ::2])[0])  # a quarter of the pixels: same p95
     recorded = scale * gains
     total = expected * gains
     if model.ccd:
         recorded *= np.float32(model.adu_per_photon)
         total *= np.float32(model.adu_per_photon)
         total += np.float32(response.ccd_pedestal(scene))
-    seen = grey_view(total, clip)
     drawn = {c for c, flag in zip(CLASSES, scene.labels, strict=True) if flag}
-
-    def without(part):  # grey change of taking ``part`` (expected photons) away, in place
-        part *= recorded
-        return seen - grey_view(np.subtract(total, part, out=part), clip, scratch=True)
-
-    shown = {}
-    for name in sorted(drawn & RENDERED_APART):
-        part = render.class_background(geometry, found, name)
-        if part is not None:
-            shown[name] = without(part)
+    grey = np.float32(255.0) / clip
+    shown = {name: change * grey for name, change in _part_changes(
+        scene, geometry, found, sorted(drawn & RENDERED_APART), recorded, total, clip).items()}
     if "diffuse_scattering" in drawn:
-        part = np.zeros_like(total) if diffuse is None else diffuse.copy()
-        modulation = render.cloud(scene, geometry)
+        part = np.zeros_like(total) if diffuse is None else diffuse * recorded
         if modulation is not None:
-            part += render.class_background(geometry, found, "all") * modulation
-        shown["diffuse_scattering"] = without(part)
+            part += smooth * modulation * recorded
+        shown["diffuse_scattering"] = grey_view(total, clip) - grey_view(
+            np.subtract(total, part, out=part), clip, scratch=True)
     if "artifact" in drawn and artifact_change is not None:
         shown["artifact"] = grey_view(counts, clip) - grey_view(counts - artifact_change, clip,
                                                          scratch=True)
     faulty = "non_uniform_detector" in drawn and gains is not baseline
     background = None
     if faulty:
-        background = render.class_background(geometry, found, "all") * scale * baseline
+        background = smooth * scale * baseline
         background *= np.float32(model.adu_per_photon)
     return Layers(
         level=to_view(total), shown=shown,
@@ -157,6 +153,36 @@ def _layers(scene, geometry, found, expected, diffuse, scale, baseline, gains, c
         background=None if background is None else to_view(background),
         adu_per_photon=model.adu_per_photon, readout_noise=model.readout_noise, clip=clip,
         raw_per_view=h * w / VIEW_SIZE**2)
+
+
+def _part_changes(scene, geometry, found, names, recorded, total, clip) -> dict:
+    """The view's change (recorded counts per raw pixel) of each named class's part P of
+    the background: min(T, c) − min(T − P, c) per raw pixel, averaged over the view
+    pixels. That is P where the frame T is under the clip c, and P − min(P, T − c) above
+    it: the view mean of P (``render.ViewLookup``; P is smooth on the scale of a view
+    pixel) less that of min(P, T − c) over the clipped raw pixels, computed on those."""
+    if not names:
+        return {}
+    view = render.view_lookup(scene, found, VIEW_SIZE)
+    counted = to_view(recorded)
+    over = np.flatnonzero(total > clip)
+    h, w = total.shape
+    rows, cols = np.divmod(over, w)
+    # the view pixel each clipped raw pixel falls in (exactly INTER_AREA's when the view's
+    # size divides the frame's), and how many raw pixels a view pixel averages
+    in_view = rows * VIEW_SIZE // h * VIEW_SIZE + cols * VIEW_SIZE // w
+    per_view = np.float32(VIEW_SIZE**2 / (h * w))
+    changes = {}
+    for name in names:
+        part = view.part(found, name)
+        if part is None:
+            continue
+        lost = np.minimum(render.class_at(geometry, found, name, over) * recorded.flat[over],
+                          total.flat[over] - clip)
+        changes[name] = part * counted - np.bincount(
+            in_view, lost, VIEW_SIZE**2).reshape(VIEW_SIZE, VIEW_SIZE).astype(
+            np.float32) * per_view
+    return changes
 
 
 def draw_visible(rng: np.random.Generator, detector: str, labels, *, seed: int,

@@ -46,32 +46,68 @@ class PixelGeometry:
     @cached_property
     def azimuth_bin(self) -> np.ndarray:
         """Bin of each pixel's azimuth on the azimuthal profiles' grid."""
-        scale = np.float32(AZIMUTH_BINS / (2 * np.pi))
-        return ((self.phi + np.float32(np.pi)) * scale).astype(np.int32) % AZIMUTH_BINS
+        return _azimuth_bin(self.lab_y_mm, self.x_mm)
 
 
 def pixel_geometry(scene: Scene) -> PixelGeometry:
     """The detector is tilted by ``tilt_deg`` about the x (fast) axis. A pixel at raw (x, y)
-    sits at lab (X, Y cos t, D + Y sin t) with X, Y its offset from the beam in mm."""
-    model = scene.model
-    h, w = model.shape
-    p = model.pixel_size_mm
+    sits at lab (X, Y cos t, D + Y sin t) with X, Y its offset from the beam in mm.
+
+    s and the polarisation × solid-angle factor are smooth away from the beam: they are
+    evaluated on coarser lattices and interpolated bilinearly: s to within 5e-5 Å⁻¹ beyond
+    10 pixels from the beam (a twentieth of the sharpest ice ring's width), the factor to
+    1e-4 of itself."""
+    h, w = scene.model.shape
+    xs, lab_y, _ = _lab(scene, np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return PixelGeometry(_on_lattice(scene, S_STEP, _s), _on_lattice(scene, FACTOR_STEP, _factor),
+                         xs, lab_y)
+
+
+S_STEP, FACTOR_STEP = 2, 4  # px between the points where s and the factor are evaluated
+
+
+def _lab(scene: Scene, columns: np.ndarray, rows: np.ndarray):
+    """Lab coordinates (mm) of raw ``columns`` and ``rows``: X (1, W), Y cos t and
+    D + Y sin t (H, 1)."""
+    p = np.float32(scene.model.pixel_size_mm)
     t = np.deg2rad(scene.tilt_deg)
-    xs = ((np.arange(w, dtype=np.float32) - scene.beam_x) * p)[None, :]
-    ys = ((np.arange(h, dtype=np.float32) - scene.beam_y) * p)[:, None]
-    lab_y = ys * np.float32(np.cos(t))
-    lab_z = np.float32(scene.distance_mm) + ys * np.float32(np.sin(t))
+    xs = ((columns - np.float32(scene.beam_x)) * p)[None, :]
+    ys = ((rows - np.float32(scene.beam_y)) * p)[:, None]
+    return xs, ys * np.float32(np.cos(t)), np.float32(scene.distance_mm) + ys * np.float32(
+        np.sin(t))
+
+
+def _on_lattice(scene: Scene, k: int, value) -> np.ndarray:
+    """``value(scene, X, Y, Z)`` per pixel from its values at the centres of k × k blocks
+    (one block beyond each edge, so that every pixel lies between centres), interpolated
+    bilinearly: ``cv2.resize`` maps the centres onto the pixels exactly."""
+    h, w = scene.model.shape
+    rows, cols = -(-h // k) + 2, -(-w // k) + 2
+    centre = (k - 1) / 2 - k
+    coarse = value(scene, *_lab(scene, np.arange(cols, dtype=np.float32) * k + centre,
+                                np.arange(rows, dtype=np.float32) * k + centre))
+    fine = cv2.resize(coarse.astype(np.float32), (cols * k, rows * k),
+                      interpolation=cv2.INTER_LINEAR)
+    return fine[k:k + h, k:k + w]
+
+
+def _s(scene: Scene, xs, lab_y, lab_z) -> np.ndarray:
+    """s = 1/d (Å⁻¹)."""
     perp2 = xs**2 + lab_y**2
-    dist2 = perp2 + lab_z**2
-    cos2t = lab_z / np.sqrt(dist2)
-    s = np.sqrt(np.clip((1 - cos2t) * np.float32(2 / scene.wavelength_a**2), 0, None))
-    # cos 2φ = (X² − Y²)/(X² + Y²): the polarisation needs no trigonometry per pixel
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cos_2phi = np.nan_to_num((xs**2 - lab_y**2) / perp2)
-    sin2t2 = 1 - cos2t**2
-    polarisation = 0.5 * (1 + cos2t**2) - np.float32(0.5 * POLARISATION) * cos_2phi * sin2t2
-    factor = polarisation * cos2t**3  # solid angle ∝ (D / distance)³ = cos³ 2θ (flat detector)
-    return PixelGeometry(s.astype(np.float32), factor.astype(np.float32), xs, lab_y)
+    inv = np.sqrt(np.reciprocal(perp2 + lab_z**2))  # 1 / distance
+    # 1 − cos 2θ = perp² / (distance (distance + z)): no cancellation near the beam
+    one_minus = perp2 * inv / (np.reciprocal(inv) + lab_z)
+    return np.sqrt(one_minus * np.float32(2 / scene.wavelength_a**2))
+
+
+def _factor(scene: Scene, xs, lab_y, lab_z) -> np.ndarray:
+    """Polarisation × solid angle: ½(1 + cos² 2θ) − ½P cos 2φ sin² 2θ, where
+    cos 2φ sin² 2θ = (X² − Y²) / distance², times cos³ 2θ (a flat detector's solid angle)."""
+    x2, y2 = xs**2, lab_y**2
+    inv2 = np.reciprocal(x2 + y2 + lab_z**2)
+    cos2t = np.sqrt(inv2) * lab_z
+    half_p = np.float32(0.5 * POLARISATION)
+    return (0.5 + 0.5 * cos2t**2 - (half_p * x2 - half_p * y2) * inv2) * cos2t**3
 
 
 def _ring(s, d, width, strength):
@@ -112,12 +148,14 @@ def _isotropic_base(s, air_scatter, flat_background):
 
 @dataclass(frozen=True, eq=False)
 class Profiles:
-    """The background as radial profiles on a lookup grid of s, by what draws them:
-    ``isotropic[name]`` (a profile) and ``anisotropic[name]`` ((radial, azimuthal) pairs),
-    under 'base' for what every frame has and the class names otherwise."""
+    """The background as radial profiles on the lookup grid ``linspace(0, top, S_GRID)``
+    of s, by what draws them: ``isotropic[name]`` (a profile) and ``anisotropic[name]``
+    ((radial, azimuthal) pairs), under 'base' for what every frame has and the class names
+    otherwise."""
 
     isotropic: dict[str, np.ndarray]
     anisotropic: dict[str, list[tuple[np.ndarray, np.ndarray]]]
+    top: float
 
 
 def sample_rng(scene: Scene, stream: int) -> np.random.Generator:
@@ -162,7 +200,7 @@ def profiles(scene: Scene, top: float) -> Profiles:
         else:
             anisotropic.setdefault("loop_scattering", []).append(
                 (radial, _arc_profile(centre, spread, bool(paired))))
-    return Profiles(isotropic, anisotropic)
+    return Profiles(isotropic, anisotropic, top)
 
 
 def cloud(scene: Scene, geometry: PixelGeometry) -> np.ndarray | None:
@@ -182,12 +220,22 @@ def background(scene: Scene, geometry: PixelGeometry, found: Profiles | None = N
     """Expected background photons per pixel, everything drawn together (from the scene's
     ``profiles`` on this geometry, ``found`` where they are already at hand)."""
     found = found or profiles(scene, geometry.s_index[1])
-    out = _lookup(geometry, sum(found.isotropic.values()),
-                  [pair for pairs in found.anisotropic.values() for pair in pairs])
+    out = class_background(geometry, found, "all")
     modulation = cloud(scene, geometry)
     if modulation is not None:
         out *= 1.0 + modulation
     return out
+
+
+def _drawing(found: Profiles, name: str):
+    """(isotropic profile or None, anisotropic pairs) of class ``name``; 'all': everything."""
+    if name == "all":
+        iso = list(found.isotropic.values())
+        aniso = [pair for pairs in found.anisotropic.values() for pair in pairs]
+    else:
+        iso = [found.isotropic[name]] if name in found.isotropic else []
+        aniso = found.anisotropic.get(name, [])
+    return (sum(iso) if iso else None), aniso
 
 
 def class_background(geometry: PixelGeometry, found: Profiles, name: str
@@ -195,30 +243,100 @@ def class_background(geometry: PixelGeometry, found: Profiles, name: str
     """Expected photons per pixel of one class's part of the background ``found`` by
     ``profiles`` on ``geometry`` (None if it has none); 'all' is the whole background
     (without the cloud)."""
-    if name == "all":
-        iso = list(found.isotropic.values())
-        aniso = [pair for pairs in found.anisotropic.values() for pair in pairs]
-    else:
-        iso = [found.isotropic[name]] if name in found.isotropic else []
-        aniso = found.anisotropic.get(name, [])
-    return _lookup(geometry, sum(iso) if iso else None, aniso)
+    index = geometry.s_index[0]
+    return _profile_values(*_drawing(found, name), lambda profile: profile.take(index),
+                           lambda: geometry.azimuth_bin, index.shape)
 
 
-def _lookup(geometry: PixelGeometry, isotropic, anisotropic) -> np.ndarray | None:
-    """Per-pixel values of radial profiles on the lookup grid, some with azimuthal ones."""
+def class_at(geometry: PixelGeometry, found: Profiles, name: str, pixels: np.ndarray
+             ) -> np.ndarray | None:
+    """``class_background`` at the raw ``pixels`` only (flat indices)."""
+    index = geometry.s_index[0].take(pixels)
+    rows, cols = np.divmod(pixels, geometry.s.shape[1])
+    return _profile_values(*_drawing(found, name), lambda profile: profile.take(index),
+                           lambda: _azimuth_bin(geometry.lab_y_mm[rows, 0],
+                                                geometry.x_mm[0, cols]), index.shape)
+
+
+@dataclass(frozen=True, eq=False)
+class ViewLookup:
+    """Where each pixel of a ``size``² view of the frame (``cv2.resize`` with
+    ``INTER_AREA``) reads the radial profiles: the grid points ``lo`` … ``hi`` − 1 of the
+    s it spans (a box as wide as the pixel along the gradient of s, the pixel's second
+    moment: a ring a few raw pixels wide keeps its view-pixel mean), its centre's grid
+    point, and its lab offsets for the azimuth."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    centre: np.ndarray
+    x_mm: np.ndarray
+    lab_y_mm: np.ndarray
+
+    @cached_property
+    def inverse_width(self) -> np.ndarray:
+        return np.reciprocal((self.hi - self.lo).astype(np.float64))
+
+    @cached_property
+    def azimuth_bin(self) -> np.ndarray:
+        return _azimuth_bin(self.lab_y_mm, self.x_mm)
+
+    def part(self, found: Profiles, name: str) -> np.ndarray | None:
+        """One class's part of the background (expected photons per raw pixel, as
+        ``class_background``) averaged over each view pixel; None if it has none.
+        Azimuthal profiles are taken at the view pixel's centre."""
+        def box_mean(profile):  # mean of the profile over grid points lo … hi − 1
+            cumulative = np.concatenate([[0.0], np.cumsum(profile, dtype=np.float64)])
+            total = cumulative.take(self.hi)
+            total -= cumulative.take(self.lo)
+            total *= self.inverse_width
+            return total.astype(np.float32)
+
+        return _profile_values(*_drawing(found, name), box_mean, lambda: self.azimuth_bin,
+                               self.lo.shape, self.centre)
+
+
+def view_lookup(scene: Scene, found: Profiles, size: int) -> ViewLookup:
+    """The ``ViewLookup`` of a ``size``² view of the frame, for ``found``'s grid."""
+    h, w = scene.model.shape
+    xs, lab_y, lab_z = _lab(scene, (np.arange(size, dtype=np.float32) + 0.5) * (w / size) - 0.5,
+                            (np.arange(size, dtype=np.float32) + 0.5) * (h / size) - 0.5)
+    s = _s(scene, xs, lab_y, lab_z)
+    scale = np.float32((S_GRID - 1) / found.top)
+    gy, gx = np.gradient(s)
+    half = np.sqrt(gx * gx + gy * gy) * np.float32(0.5 * scale)  # half the grid points spanned
+    s *= scale
+    # rounded to the nearest grid point (+ 0.5, then truncated); a view pixel centre may lie
+    # a little beyond the frame's last pixel (a view larger than the frame): the last point
+    np.clip(s + np.float32(0.5), 0, np.float32(S_GRID - 1), out=s)
+    lo = np.clip(s - half, 0, np.float32(S_GRID - 1)).astype(np.intp)
+    hi = np.maximum(np.minimum(s + half, np.float32(S_GRID)).astype(np.intp), lo + 1)
+    return ViewLookup(lo, hi, s.astype(np.intp), xs, lab_y)
+
+
+def _azimuth_bin(lab_y, xs) -> np.ndarray:
+    """Bin of the azimuth of lab offsets (``lab_y``, ``xs``) on the azimuthal profiles' grid."""
+    phi = np.arctan2(lab_y, xs).astype(np.float32)
+    scale = np.float32(AZIMUTH_BINS / (2 * np.pi))
+    return ((phi + np.float32(np.pi)) * scale).astype(np.int32) % AZIMUTH_BINS
+
+
+def _profile_values(isotropic, anisotropic, radial_value, azimuth_bin, shape, centre=None
+                    ) -> np.ndarray | None:
+    """Per-pixel values of radial profiles, some with azimuthal ones: ``radial_value``
+    reads a profile at each pixel, ``azimuth_bin()`` gives each pixel's azimuth bin and
+    ``centre`` its grid point (default: where ``radial_value`` reads, a lookup)."""
     if isotropic is None and not anisotropic:
         return None
-    index, _ = geometry.s_index
-    out = (isotropic.take(index) if isotropic is not None
-           else np.zeros(index.shape, np.float32))
+    out = radial_value(isotropic) if isotropic is not None else np.zeros(shape, np.float32)
     if anisotropic:
         # Each grid radius takes the azimuthal profile of the ring strongest there, so the
         # cost does not grow with the number of rings (overlapping textured rings share one).
         radial = np.stack([r for r, _ in anisotropic])
-        owner = radial.argmax(axis=0).astype(np.int32).take(index)
+        strongest = radial.argmax(axis=0).astype(np.int32)
+        owner = strongest.take(centre) if centre is not None else radial_value(strongest)
         azimuthal = np.stack([a for _, a in anisotropic]).ravel()
-        out += radial.sum(axis=0).take(index) * azimuthal.take(
-            owner * AZIMUTH_BINS + geometry.azimuth_bin)
+        out += radial_value(radial.sum(axis=0)) * azimuthal.take(
+            owner * AZIMUTH_BINS + azimuth_bin())
     return out.astype(np.float32, copy=False)
 
 
