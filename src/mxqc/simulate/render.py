@@ -362,22 +362,22 @@ def bragg_spots(scene: Scene):
     volume = abs(np.linalg.det(np.stack([ax, bx, cxyz])))
     while 4.19 * volume / d_min**3 > 6e5:  # keep the hkl grid a few hundred thousand points
         d_min *= 1.1
-    # s = h a* + k b* + l c*, built by broadcasting the three axes (no hkl table)
-    axes = [np.arange(-m, m + 1, dtype=np.float32) for m in
-            (int(np.ceil(n / d_min)) for n in (a, b, c))]
-    h, k, ell = axes[0][:, None, None], axes[1][None, :, None], axes[2][None, None, :]
+    ms = [int(np.ceil(n / d_min)) for n in (a, b, c)]
+    k_len = np.float32(1.0 / scene.wavelength_a)
+    osc = np.float32(0.5 * np.deg2rad(scene.oscillation_deg))
+    mosaic = np.float32(np.deg2rad(scene.mosaicity_deg))
+    h, k, ell = _near_ewald(basis, ms, float(k_len), float((osc + mosaic) / d_min))
     s_vec = [h * basis[0, i] + k * basis[1, i] + ell * basis[2, i] for i in range(3)]
     s2 = s_vec[0] ** 2 + s_vec[1] ** 2 + s_vec[2] ** 2
     keep = (s2 > 0) & (s2 < np.float32(1.0 / d_min**2))
-    hkl_index = np.flatnonzero(keep)
+    # the reflection's index in the full (h, k, l) grid: its intensity's key
+    hkl_index = ((((h + ms[0]) * (2 * ms[1] + 1) + k + ms[1]) * (2 * ms[2] + 1) + ell + ms[2])
+                 .astype(np.int64)[keep])
     sx, sy, sz = (v[keep] for v in s_vec)
     s_len = np.sqrt(s2[keep])
-    k_len = np.float32(1.0 / scene.wavelength_a)
     kz = sz + k_len
     excitation = np.sqrt(sx**2 + sy**2 + kz**2) - k_len
-    sweep = (np.float32(0.5 * np.deg2rad(scene.oscillation_deg)) * np.hypot(sy, sz)
-             + np.float32(np.deg2rad(scene.mosaicity_deg)) * s_len)
-    on = (np.abs(excitation) < sweep) & (kz > 0)
+    on = (np.abs(excitation) < osc * np.hypot(sy, sz) + mosaic * s_len) & (kz > 0)
     kx, ky, kz, s_len = sx[on], sy[on], kz[on], s_len[on]
     t = np.deg2rad(scene.tilt_deg)
     mu = scene.distance_mm / (kz - ky * np.tan(t))
@@ -389,6 +389,47 @@ def bragg_spots(scene: Scene):
     hh, ww = scene.model.shape
     inside = (mu > 0) & (x > -5) & (x < ww + 5) & (y > -5) & (y < hh + 5)
     return x[inside], y[inside], intensity[inside]
+
+
+def _near_ewald(basis: np.ndarray, ms, k_len: float, tolerance: float):
+    """(h, k, l), as float32 arrays in grid order, of the points of the reciprocal lattice
+    ``basis`` (rows a*, b*, c*; |h| ≤ ms[0] …) whose distance from the Ewald sphere (radius
+    ``k_len`` about −k_len ẑ) is at most ``tolerance``: for each (h, k), the l where the
+    line h a* + k b* + l c* crosses the shell, from the roots of a quadratic, instead of
+    testing every l."""
+    hs = np.arange(-ms[0], ms[0] + 1, dtype=np.float64)[:, None]
+    ks = np.arange(-ms[1], ms[1] + 1, dtype=np.float64)[None, :]
+    a, b, c = basis.astype(np.float64)
+    v = [hs * a[i] + ks * b[i] + (k_len if i == 2 else 0.0) for i in range(3)]
+    along = v[0] * c[0] + v[1] * c[1] + v[2] * c[2]  # v·c*
+    cc = float(c @ c)
+    norm2 = v[0] ** 2 + v[1] ** 2 + v[2] ** 2
+
+    def crossing(radius):  # l where |v + l c*| = radius, as (low, high); NaN if none
+        root = np.sqrt(np.maximum(along**2 - cc * (norm2 - radius**2), 0.0)) / cc
+        missed = along**2 - cc * (norm2 - radius**2) < 0
+        low, high = -along / cc - root, -along / cc + root
+        return np.where(missed, np.nan, low), np.where(missed, np.nan, high)
+
+    outer_low, outer_high = crossing(k_len + tolerance)
+    inner_low, inner_high = crossing(max(k_len - tolerance, 0.0))
+    # the shell is [outer_low, inner_low] and [inner_high, outer_high] (all of the outer
+    # interval where the inner sphere is missed)
+    inner_low = np.where(np.isnan(inner_low), outer_high, inner_low)
+    inner_high = np.where(np.isnan(inner_high), outer_high, inner_high)
+    h_all, k_all, l_all = [], [], []
+    for start, stop in ((outer_low, inner_low), (inner_high, outer_high)):
+        first = np.clip(np.ceil(np.nan_to_num(start, nan=1.0)), -ms[2], ms[2] + 1)
+        last = np.clip(np.floor(np.nan_to_num(stop, nan=0.0)), -ms[2] - 1, ms[2])
+        count = np.maximum(last - first + 1, 0).astype(np.int64).ravel()
+        rows, cols = np.divmod(np.repeat(np.arange(count.size), count), ks.size)
+        offsets = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        h_all.append(hs[rows, 0])
+        k_all.append(ks[0, cols])
+        l_all.append(np.repeat(first.ravel(), count) + offsets)
+    h, k, ell = (np.concatenate(x) for x in (h_all, k_all, l_all))
+    order = np.lexsort((ell, k, h))  # the grid's order, as the full search gave them
+    return tuple(x[order].astype(np.float32) for x in (h, k, ell))
 
 
 def _wilson_draw(keys: np.ndarray, seed: int) -> np.ndarray:

@@ -97,15 +97,21 @@ class Layers:
     raw_per_view: float
 
 
+QUANTILE_SAMPLE = 16384  # footprint pixels the quantiles read (every n-th beyond that)
+
+
 def score(change: np.ndarray, noise: np.ndarray, min_footprint: int = 4) -> float:
     """Contrast-to-noise of a grey-level change over its footprint (0 if it is smaller than
-    ``min_footprint`` view pixels)."""
-    footprint = np.abs(change) >= FOOTPRINT_GREY
-    if np.count_nonzero(footprint) < min_footprint:
+    ``min_footprint`` view pixels). The quantiles of a footprint larger than
+    ``QUANTILE_SAMPLE`` pixels are read from an evenly strided sample of it (a rank error
+    under 0.5 %)."""
+    footprint = np.flatnonzero(np.abs(change) >= FOOTPRINT_GREY)
+    if footprint.size < min_footprint:
         return 0.0
-    area = min(np.count_nonzero(footprint), EYE_PIXELS)
-    contrast = float(np.percentile(np.abs(change[footprint]), 90))
-    return contrast / float(np.hypot(np.median(noise[footprint]) / np.sqrt(area), JND))
+    area = min(footprint.size, EYE_PIXELS)
+    sample = footprint[::-(-footprint.size // QUANTILE_SAMPLE)]
+    contrast = float(np.percentile(np.abs(change.take(sample)), 90))
+    return contrast / float(np.hypot(np.median(noise.take(sample)) / np.sqrt(area), JND))
 
 
 def noise(layers: Layers) -> np.ndarray:
