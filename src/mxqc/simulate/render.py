@@ -38,9 +38,10 @@ class PixelGeometry:
 
     @cached_property
     def s_index(self) -> tuple[np.ndarray, float]:
-        """Index of each pixel on the radial lookup grid, and the grid's top s."""
+        """Index of each pixel on the radial lookup grid (as take() wants it: intp, not
+        converted again for every profile), and the grid's top s."""
         top = float(self.s.max()) * 1.0001 + 1e-6
-        index = (self.s * np.float32((S_GRID - 1) / top) + np.float32(0.5)).astype(np.int32)
+        index = (self.s * np.float32((S_GRID - 1) / top) + np.float32(0.5)).astype(np.intp)
         return index, top
 
     @cached_property
@@ -332,7 +333,7 @@ def _profile_values(isotropic, anisotropic, radial_value, azimuth_bin, shape, ce
         # Each grid radius takes the azimuthal profile of the ring strongest there, so the
         # cost does not grow with the number of rings (overlapping textured rings share one).
         radial = np.stack([r for r, _ in anisotropic])
-        strongest = radial.argmax(axis=0).astype(np.int32)
+        strongest = radial.argmax(axis=0)  # intp, as take() wants its indices
         owner = strongest.take(centre) if centre is not None else radial_value(strongest)
         azimuthal = np.stack([a for _, a in anisotropic]).ravel()
         out += radial_value(radial.sum(axis=0)) * azimuthal.take(

@@ -106,14 +106,14 @@ def poisson(mean: np.ndarray, rng) -> np.ndarray:
     """Poisson counts (float32) for per-pixel means, about 5× faster than
     ``Generator.poisson`` on a frame; the frequency of each count is exact to 1/4096 at
     the table's means."""
-    mean = np.clip(mean, 0, 1e7).astype(np.float32, copy=False)
+    mean = np.asarray(mean, np.float32)
     # 32 random bits per pixel straight from the bit generator (half the cost of integers())
     bits = rng.bit_generator.random_raw(-(-mean.size // 2)).view(np.uint32)[:mean.size]
     bits = bits.reshape(mean.shape)
     uniform = bits & np.uint32(2**U_BITS - 1)  # the table's column
     fraction = np.right_shift(bits, U_BITS, out=bits).astype(np.float32)
     fraction *= np.float32(2.0 ** (U_BITS - 32))
-    capped = np.minimum(mean, np.float32(TABLE_MAX_MEAN))
+    capped = np.clip(mean, np.float32(0), np.float32(TABLE_MAX_MEAN))  # a negative mean: 0
     # the row of a mean: FINE per count below SPLIT, COARSE per count above
     row = np.minimum(capped * np.float32(FINE),
                      capped * np.float32(COARSE) + np.float32(SPLIT * (FINE - COARSE)))
@@ -122,9 +122,9 @@ def poisson(mean: np.ndarray, rng) -> np.ndarray:
     index <<= U_BITS
     index |= uniform
     counts = _poisson_table().take(index).astype(np.float32)
-    high = mean >= TABLE_MAX_MEAN
-    if high.any():
-        counts[high] = rng.poisson(mean[high])
+    if mean.size and mean.max() >= TABLE_MAX_MEAN:
+        high = mean >= TABLE_MAX_MEAN
+        counts[high] = rng.poisson(np.minimum(mean[high], 1e7))
     return counts
 
 
