@@ -116,6 +116,7 @@ def test_train_settings_merge_a_preset_with_what_is_given_zeros_included():
 @pytest.mark.parametrize("command,said", [
     ("model {tmp}/missing.safetensors", "or 'default' for the shipped model"),
     ("scan {tmp}/x.cbf --out {tmp}/o --model resnet18", "resnet18 is an architecture"),
+    ("scan {tmp}/mistyped.cbf --out {tmp}/o", "no such file or folder"),
     ("train {tmp}/no-such-dir --out {tmp}/m.safetensors", "no-such-dir"),
 ])
 def test_an_mxqc_error_from_any_command_is_one_line_and_exit_1(command, said, tmp_path):

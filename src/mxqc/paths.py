@@ -33,3 +33,9 @@ def expand_paths(paths) -> list[str]:
         else:
             out.append(path)
     return out
+
+
+def missing_paths(paths) -> list[str]:
+    """The ``paths`` that name nothing: neither a file or folder nor a glob that matches."""
+    return [p for p in map(os.fspath, paths) if not os.path.exists(p)
+            and not (glob.has_magic(p) and glob.glob(p, recursive=True))]

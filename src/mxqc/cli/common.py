@@ -87,6 +87,18 @@ def ints(text: str | None) -> tuple[int, ...] | None:
         raise typer.BadParameter(f"expected integers separated by commas, got {text!r}") from None
 
 
+def check_paths(paths) -> None:
+    """Refuse paths of which none names a file, folder or matching glob (a typo, not a
+    beamline's bad file): one line. Where some exist, the missing ones are error rows."""
+    from mxqc.errors import FrameReadError
+    from mxqc.paths import missing_paths
+
+    missing = missing_paths(paths)
+    if missing and len(missing) == len(paths):
+        raise FrameReadError(" ".join(missing), "no such file or folder (give frame files, "
+                             "folders holding them, or globs)")
+
+
 def check_centre_method(method: str | None, param_hint: str = "--centre") -> None:
     """Refuse an unknown centre method by name (None: the command's default)."""
     if method is not None and method not in CENTRE_METHODS:

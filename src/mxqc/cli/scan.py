@@ -10,7 +10,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from mxqc.cli.common import add, check_centre_method, check_device, check_model, parse_frames
+from mxqc.cli.common import (
+    add,
+    check_centre_method,
+    check_device,
+    check_model,
+    check_paths,
+    parse_frames,
+)
 from mxqc.console import console, err_console
 from mxqc.threads import available_cores
 
@@ -71,6 +78,7 @@ def scan(paths: Annotated[list[str], typer.Argument(help="Files, directories or 
     check_centre_method(centre_method)
     check_model(model, tta)  # a bad model or view count is one line before any worker starts
     check_device(device)
+    check_paths(paths)
     options = ScanOptions(model_path=model, centre_method=centre_method,
                           sweep_centre=sweep_centre, rings=rings, witnesses=witnesses,
                           heatmaps=heatmaps, heatmap_every=heatmap_every, device=device, tta=tta)
