@@ -1,6 +1,7 @@
 """Witnesses on simulated frames whose truth is known: a drawn gain step is measured, a
 dead column found at its index, ice at its d-spacings, and a clean frame says nothing."""
 
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -163,3 +164,19 @@ def test_degenerate_frames_get_witnesses_not_exceptions(pixels):
     for centre in ((10.0, 10.0), (1e6, -1e6)):  # a centre far off the detector too
         found = witness_frame(Frame(pixels, geometry), centre)
         assert found.spots.n_spots >= 0 and found.evidence["artifact"].sentence == ""
+
+
+def test_the_neighbour_median_matches_a_sort_with_gaps_and_edges():
+    from mxqc.witness.artefacts import NEIGHBOURS, _beside
+
+    rng = np.random.default_rng(0)
+    mean = rng.gamma(3.0, 10.0, (40, 60))
+    mean[rng.random(mean.shape) < 0.3] = np.nan  # gaps and spots leave holes
+    mean[5, 20:40] = np.nan  # a whole stretch without neighbours
+    padded = np.pad(mean, ((0, 0), (NEIGHBOURS, NEIGHBOURS)), constant_values=np.nan)
+    around = np.stack([padded[:, NEIGHBOURS + d:NEIGHBOURS + d + mean.shape[1]]
+                       for d in range(-NEIGHBOURS, NEIGHBOURS + 1) if d], axis=-1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.nanmedian(around, axis=-1)
+    np.testing.assert_allclose(_beside(mean), expected, equal_nan=True)

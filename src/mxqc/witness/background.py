@@ -68,7 +68,7 @@ def _polar(shape, cx: float, cy: float):
     yy, xx = np.mgrid[:shape[0], :shape[1]].astype(np.float32)
     dx, dy = xx - np.float32(cx), yy - np.float32(cy)
     r2 = dx * dx + dy * dy
-    radius = (np.sqrt(r2) / RADIAL_STEP).astype(np.int32)
+    radius = (np.sqrt(r2) / RADIAL_STEP).astype(np.intp)  # bincount and take index in intp
     weight = r2 / max(float(r2.max()), 1.0)  # ∝ sin²2θ near the beam, 1 in the far corner
     with np.errstate(invalid="ignore", divide="ignore"):
         cos2, sin2 = (dx * dx - dy * dy) / r2, 2 * dx * dy / r2
