@@ -64,15 +64,18 @@ def bin_factor(shape) -> int:
 @lru_cache(maxsize=4)
 def _polar(shape, cx: float, cy: float):
     """Radius index (in RADIAL_STEP bins) and the two polarisation regressors, for a
-    centre on a whole-bin grid (a sweep reuses them)."""
-    yy, xx = np.mgrid[:shape[0], :shape[1]].astype(np.float32)
-    dx, dy = xx - np.float32(cx), yy - np.float32(cy)
-    r2 = dx * dx + dy * dy
-    radius = (np.sqrt(r2) / RADIAL_STEP).astype(np.intp)  # bincount and take index in intp
-    weight = r2 / max(float(r2.max()), 1.0)  # ∝ sin²2θ near the beam, 1 in the far corner
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cos2, sin2 = (dx * dx - dy * dy) / r2, 2 * dx * dy / r2
-    terms = np.nan_to_num(np.stack([weight * cos2, weight * sin2]))
+    centre on a whole-bin grid (a sweep reuses them). The regressors are w cos 2φ and
+    w sin 2φ with w = r² / r²max (∝ sin²2θ near the beam, 1 in the far corner), that is
+    (x² − y²) / r²max and 2xy / r²max: built from the two axes, with no division by r²."""
+    dx = np.arange(shape[1], dtype=np.float32)[None, :] - np.float32(cx)
+    dy = np.arange(shape[0], dtype=np.float32)[:, None] - np.float32(cy)
+    dx2, dy2 = dx * dx, dy * dy
+    r2 = dx2 + dy2
+    radius = (np.sqrt(r2, out=r2) / np.float32(RADIAL_STEP)).astype(np.intp)  # as bincount wants
+    scale = np.float32(1.0 / max(float(dx2.max() + dy2.max()), 1.0))
+    terms = np.empty((2, *shape), np.float32)
+    np.subtract(dx2 * scale, dy2 * scale, out=terms[0])
+    np.multiply(dx * (2 * scale), dy, out=terms[1])
     for a in (radius, terms):
         a.flags.writeable = False
     return radius, terms
