@@ -372,8 +372,9 @@ def bragg_spots(scene: Scene):
     s2 = s_vec[0] ** 2 + s_vec[1] ** 2 + s_vec[2] ** 2
     keep = (s2 > 0) & (s2 < np.float32(1.0 / d_min**2))
     # the reflection's index in the full (h, k, l) grid: its intensity's key
-    hkl_index = ((((h + ms[0]) * (2 * ms[1] + 1) + k + ms[1]) * (2 * ms[2] + 1) + ell + ms[2])
-                 .astype(np.int64)[keep])
+    hi, ki, li = (v.astype(np.int64) for v in (h, k, ell))
+    hkl_index = (((hi + ms[0]) * (2 * ms[1] + 1) + ki + ms[1]) * (2 * ms[2] + 1)
+                 + li + ms[2])[keep]
     sx, sy, sz = (v[keep] for v in s_vec)
     s_len = np.sqrt(s2[keep])
     kz = sz + k_len
@@ -407,10 +408,9 @@ def _near_ewald(basis: np.ndarray, ms, k_len: float, tolerance: float):
     norm2 = v[0] ** 2 + v[1] ** 2 + v[2] ** 2
 
     def crossing(radius):  # l where |v + l c*| = radius, as (low, high); NaN if none
-        root = np.sqrt(np.maximum(along**2 - cc * (norm2 - radius**2), 0.0)) / cc
-        missed = along**2 - cc * (norm2 - radius**2) < 0
-        low, high = -along / cc - root, -along / cc + root
-        return np.where(missed, np.nan, low), np.where(missed, np.nan, high)
+        with np.errstate(invalid="ignore"):
+            root = np.sqrt(along**2 - cc * (norm2 - radius**2)) / cc  # NaN: missed
+        return -along / cc - root, -along / cc + root
 
     outer_low, outer_high = crossing(k_len + tolerance)
     inner_low, inner_high = crossing(max(k_len - tolerance, 0.0))
