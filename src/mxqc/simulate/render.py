@@ -448,37 +448,30 @@ def splat(shape, x, y, weight, sigma):
     """Sum of round Gaussians of unit integral × ``weight`` at sub-pixel (x, y): each weight
     is shared bilinearly among its four nearest pixels, then the image is blurred once."""
     h, w = shape
-    impulses = np.zeros((h, w), np.float32)
-    if len(x):
-        x0, y0 = np.floor(x), np.floor(y)
-        fx, fy = x - x0, y - y0
-        cols = np.concatenate([x0, x0 + 1, x0, x0 + 1]).astype(np.int64)
-        rows = np.concatenate([y0, y0, y0 + 1, y0 + 1]).astype(np.int64)
-        shares = np.concatenate([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])
-        ok = (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
-        np.add.at(impulses, (rows[ok], cols[ok]), (np.tile(weight, 4) * shares)[ok])
+    x0, y0 = np.floor(x), np.floor(y)
+    fx, fy = x - x0, y - y0
+    cols = np.concatenate([x0, x0 + 1, x0, x0 + 1]).astype(np.intp)
+    rows = np.concatenate([y0, y0, y0 + 1, y0 + 1]).astype(np.intp)
+    shares = np.concatenate([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])
+    ok = (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
+    impulses = np.bincount((rows * w + cols)[ok], weights=(np.tile(weight, 4) * shares)[ok],
+                           minlength=h * w).astype(np.float32).reshape(h, w)
     return cv2.GaussianBlur(impulses, (0, 0), float(sigma), borderType=cv2.BORDER_CONSTANT)
 
 
 def splat_streaks(shape, x, y, weight, length_sigma, width_sigma, angle_deg):
-    """Sum of elongated Gaussians (unit integral × weight) along ``angle_deg``, via bincount
-    over each spot's kernel window (only diffuse frames with streaks need it)."""
-    h, w = shape
-    radius = int(np.ceil(3 * max(length_sigma, width_sigma)))
-    offsets = np.arange(-radius, radius + 1)
-    oy, ox = np.meshgrid(offsets, offsets, indexing="ij")
-    px = np.rint(x).astype(np.int64)[:, None] + ox.ravel()[None, :]
-    py = np.rint(y).astype(np.int64)[:, None] + oy.ravel()[None, :]
+    """Sum of elongated Gaussians (unit integral × weight, sigmas along and across
+    ``angle_deg``): each spot is laid along its streak as 1-px-spaced points weighted by a
+    Gaussian, then ``splat`` blurs them round by ``width_sigma``; a line Gaussian convolved
+    with a round one is the elongated one, at the cost of one blur for all spots."""
+    along = float(np.sqrt(max(length_sigma**2 - width_sigma**2, 0.0)))
+    steps = np.arange(-np.ceil(3 * along), np.ceil(3 * along) + 1)
+    taper = np.exp(-0.5 * (steps / max(along, 1e-6)) ** 2)
+    taper /= taper.sum()
     a = np.deg2rad(angle_deg)
-    du, dv = px - x[:, None], py - y[:, None]
-    along = du * np.cos(a) + dv * np.sin(a)
-    across = -du * np.sin(a) + dv * np.cos(a)
-    kernel = np.exp(-0.5 * ((along / length_sigma) ** 2 + (across / width_sigma) ** 2))
-    kernel /= 2 * np.pi * length_sigma * width_sigma
-    ok = (px >= 0) & (px < w) & (py >= 0) & (py < h)
-    out = np.bincount((py * w + px)[ok], weights=(kernel * weight[:, None])[ok],
-                      minlength=h * w)
-    return out.reshape(shape).astype(np.float32)
+    xs = x[:, None] + steps * np.cos(a)
+    ys = y[:, None] + steps * np.sin(a)
+    return splat(shape, xs.ravel(), ys.ravel(), (weight[:, None] * taper).ravel(), width_sigma)
 
 
 def shadows(scene: Scene) -> np.ndarray:
