@@ -9,7 +9,8 @@ tree's ``mxqc``; the working tree is measured as "work". Rounds alternate betwee
 versions, and each figure is the best round: CPU time of one process with one thread,
 ``simulate_frame`` on square1k (1024², ``--frames`` frames, default 120) and pilatus6m (a
 tenth as many), seeds 1…N, after one warm-up frame: enough frames that the rarer, costlier
-scenes (streaked diffuse scattering, many loop rings) come up. Writes benchmarks/results-simulate-versions.md.
+scenes (streaked diffuse scattering, many loop rings) come up. Writes
+benchmarks/results-simulate-versions.md.
 """
 
 from __future__ import annotations

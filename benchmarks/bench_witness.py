@@ -48,7 +48,7 @@ TIMED = ("thau_3_2_0003", "dlsnxs2cbf_therm_0001", "adsc")
 
 def new_geometry(frame, centre) -> dict[str, float]:
     """What a frame whose geometry was not seen before pays on top (seconds): the ring
-    analysis's pyFAI grid and the background's polar terms, caches cleared."""
+    analysis's q, χ grid and the background's polar terms, caches cleared."""
     t = {}
     ring_analysis._grid.cache_clear()
     background._polar.cache_clear()
@@ -75,7 +75,7 @@ def stages(frame, centre):
         mark = now
 
     rings = analyse_rings(frame, centre)
-    lap("rings (pyFAI, integrator cached)")
+    lap("rings (grid cached)")
     binned = Binned.of(frame.pixels)
     valid = np.isfinite(binned.counts)
     counts = np.where(valid, binned.counts, np.float32(0))
@@ -124,7 +124,7 @@ def main():
         runs = [stages(frame, centre) for _ in range(args.repeats)]
         fresh = [new_geometry(frame, centre) for _ in range(args.repeats)]
         extra[name] = 1e3 * float(np.median([sum(f.values()) for f in fresh])) - (
-            1e3 * float(np.median([r["rings (pyFAI, integrator cached)"]
+            1e3 * float(np.median([r["rings (grid cached)"]
                                    + r["isotropic background"] for r in runs])))
         timed[f"{name} ({frame.shape[1]}×{frame.shape[0]})"] = {
             k: 1e3 * float(np.median([r[k] for r in runs])) for k in runs[0]}

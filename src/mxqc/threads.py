@@ -7,13 +7,13 @@ import os
 
 
 def limit_threads(n: int) -> None:
-    """``n`` threads for OpenCV, BLAS and OpenMP (pyFAI) in this process.
+    """``n`` threads for OpenCV, BLAS and OpenMP in this process.
 
     Each library otherwise starts one thread per core in every worker, and on 2 cores two
     workers then ran their stages 1.5× slower than one. Used as a pool initialiser.
     """
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[name] = str(n)  # for libraries loaded from now on (pyFAI's OpenMP)
+        os.environ[name] = str(n)  # for libraries loaded from now on
     import cv2
     from threadpoolctl import threadpool_limits
 

@@ -67,3 +67,29 @@ def test_one_line_at_an_ice_spacing_is_not_ice():
 def test_missing_geometry_is_a_clear_error():
     with pytest.raises(ValueError, match="needs pixel size, distance and wavelength"):
         analyse_rings(Frame(np.ones((64, 64), np.float32), Geometry(beam_x=3.0, beam_y=3.0)))
+
+
+@pytest.mark.parametrize("geometry", [((842, 821), 410.0, 421.0, 0.516, 250.0, 1.0),
+                                      ((600, 500), -40.0, 620.0, 0.172, 120.0, 0.7)])
+def test_the_ring_grid_is_pyfais_geometry(geometry):
+    """q, χ bins and solid angles as pyFAI's integrator gives them, for a centre inside
+    the frame and one beyond its corner."""
+    pytest.importorskip("pyFAI", reason="pyFAI (a test dependency) is not installed")
+    from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+
+    from mxqc.scan.rings import N_AZIMUTHAL, N_RADIAL, _bin_index, _grid
+
+    shape, bx, by, pixel_mm, distance_mm, wavelength_a = geometry
+    px = pixel_mm * 1e-3
+    ai = AzimuthalIntegrator(dist=distance_mm * 1e-3, poni1=(by + 0.5) * px,
+                             poni2=(bx + 0.5) * px, pixel1=px, pixel2=px,
+                             wavelength=wavelength_a * 1e-10)  # pixel centres at i + 0.5
+    q = ai.center_array(shape, unit="q_A^-1")
+    index = (_bin_index(ai.center_array(shape, unit="chi_rad"), N_AZIMUTHAL) * N_RADIAL
+             + _bin_index(q, N_RADIAL)).ravel()
+    grid = _grid(shape, bx, by, pixel_mm, distance_mm, wavelength_a)
+    assert np.mean(grid.index == index) > 0.9999  # a bin edge may fall between them
+    np.testing.assert_allclose(grid.solid_angle, ai.solidAngleArray(shape).ravel(), rtol=1e-5)
+    width = (q.max() - q.min()) / N_RADIAL
+    np.testing.assert_allclose(grid.q, q.min() + (np.arange(N_RADIAL) + 0.5) * width,
+                               rtol=1e-9)
