@@ -106,16 +106,19 @@ def _block_max(values: np.ndarray, size: int) -> np.ndarray:
 MIN_AREA_COVER = 0.5
 
 
-def _resize(values: np.ndarray, size: int, method: str) -> np.ndarray:
+def _resize(values: np.ndarray, size: int, method: str, *, scratch: bool = False
+            ) -> np.ndarray:
     """Resize float32 values with NaN gaps; NaN where an output pixel saw no valid pixel
-    (for 'area', too few: ``MIN_AREA_COVER``)."""
+    (for 'area', too few: ``MIN_AREA_COVER``). With ``scratch``, 'area' may overwrite
+    ``values`` (a copy the caller made anyway)."""
     if method == "nearest":
         # NEAREST_EXACT samples pixel centres, which ImageMapping assumes.
         return cv2.resize(values, (size, size), interpolation=cv2.INTER_NEAREST_EXACT)
     if method == "area":
         weight = cv2.resize(np.isfinite(values).astype(np.float32), (size, size),
                             interpolation=cv2.INTER_AREA)
-        filled = np.array(values, np.float32)  # a copy: NaN → 0 in place is one fast pass
+        # NaN → 0 in place is one fast pass (np.where is several)
+        filled = values if scratch else np.array(values, np.float32)
         cv2.patchNaNs(filled, 0)
         total = cv2.resize(filled, (size, size), interpolation=cv2.INTER_AREA)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -201,7 +204,7 @@ def normalise(pixels: np.ndarray, *, size: int | None = None, resize: str | None
     clip, used_q = clip_value_of(pixels, quantile, min_clip)
     # Clipping commutes with nearest and block-max, so clip the small image there (cheaper).
     big = np.minimum(pixels, np.float32(clip)) if resize == "area" else pixels
-    small = _resize(big, size, resize)
+    small = _resize(big, size, resize, scratch=resize == "area")
     valid = np.isfinite(small)
     image = _to_negative(fill_gaps(small), clip)
     return NormalisedImage(image, valid, ImageMapping.resize(pixels.shape, (size, size)), clip,
