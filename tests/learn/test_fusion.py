@@ -100,3 +100,49 @@ def test_a_frame_whose_witnesses_failed_keeps_the_cnn_verdict_beside_fused_ones(
     assert rows and all(r["status"] == "ok" for r in rows) and 0 < len(failed) < len(rows)
     assert all(r["p_ice_ring"] == r["p_cnn_ice_ring"] for r in failed)
     assert any(r["p_ice_ring"] != r["p_cnn_ice_ring"] for r in rows if r not in failed)
+
+
+def _f1_row(path) -> dict[str, float]:
+    import csv
+
+    with open(path, newline="") as f:
+        return {r["class"]: float(r["f1"]) for r in csv.DictReader(f)}
+
+
+def test_evaluate_and_compare_on_a_scan_score_the_network_witnesses_and_fusion_apart(
+        labelled_scan, smoke_model_path, tmp_path):
+    from sklearn.metrics import f1_score
+
+    from mxqc.dataset import read_labels
+    from mxqc.learn import save_model
+
+    frames, scanned = labelled_scan
+    fused = tmp_path / "fused.safetensors"
+    assert runner.invoke(app, ["fuse", str(smoke_model_path), str(scanned), "--out",
+                               str(fused)]).exit_code == 0
+    result = runner.invoke(app, ["evaluate", str(fused), str(scanned), "--out",
+                                 str(tmp_path / "ev")])
+    assert result.exit_code == 0, result.output
+    table = (tmp_path / "ev" / "tables.md").read_text()
+    assert all(f"| {row} |" in table for row in ("cnn", "witness (out of fold)", "fusion"))
+    # the network's row is the scan's own verdicts (the smoke model has no fusion) scored
+    rows = Journal(scanned).rows()
+    labels = read_labels(frames / "labels.csv")
+    truth = np.stack([labels.labels[labels.names.index(r["file"].split("/")[-1][:-4])]
+                      for r in rows])
+    cnn = _f1_row(tmp_path / "ev" / "cnn_per_class_mxqc.csv")
+    for j, c in enumerate(CLASSES):
+        said = np.array([r[c] for r in rows])
+        assert cnn[c] == pytest.approx(f1_score(truth[:, j], said, zero_division=0), abs=1e-3)
+
+    result = runner.invoke(app, ["compare", str(scanned), str(fused), str(smoke_model_path),
+                                 "--out", str(tmp_path / "cmp")])
+    assert result.exit_code == 0, result.output
+    table = (tmp_path / "cmp" / "tables.md").read_text()
+    assert "| fusion: fused |" in table and "fusion: smoke" not in table  # it has none
+
+    other = load_model(smoke_model_path)
+    other.metadata["name"] = "another"
+    result = runner.invoke(app, ["evaluate", str(save_model(other, tmp_path / "o.safetensors")),
+                                 str(scanned)])
+    assert result.exit_code == 1 and "scanned with smoke" in result.output

@@ -17,6 +17,11 @@ from mxqc.console import console
 from mxqc.learn.presets import PRESETS
 
 Dataset = Annotated[str, typer.Argument(help="Data set in the RefleX layout.")]
+Scored = Annotated[str, typer.Argument(
+    help="Data set in the RefleX layout, or an `mxqc scan` output over labelled raw frames "
+         "(scores the network, the witnesses and the fusion apart).")]
+ScanLabels = Annotated[str | None, typer.Option(
+    help="For a scan: its frames' labels.csv (default: the one beside the scanned frames).")]
 ModelFile = Annotated[str, typer.Argument(help="Model file.")]
 Arch = Annotated[str | None, typer.Option(
     help="resnet18|resnet34|resnet50|svm|nb|knn|rf [default: the preset's, or resnet18]")]
@@ -179,15 +184,23 @@ def _print_multilabel(named_tables: dict) -> None:
     console.print(table)
 
 
-def evaluate(model_path: ModelFile, dataset_dir: Dataset,
+def evaluate(model_path: ModelFile, dataset_dir: Scored,
              split: Annotated[str, typer.Option(help="train, val, test or all.")] = "test",
              out: Annotated[str | None, typer.Option(
                  help="Directory for tables and plots (default: next to the model).")] = None,
-             tta: Tta = 1, centre: Centre = None):
-    """The paper's Tables 3–5 (both metric definitions) and ROC/PR/confusion plots."""
+             tta: Tta = 1, centre: Centre = None, labels: ScanLabels = None):
+    """The paper's Tables 3–5 (both metric definitions) and ROC/PR/confusion plots; on a
+    scan, the same measures for the network, the witnesses and the fusion apart."""
     from mxqc.learn.evaluate import plot_curves, score_table, write_tables
+    from mxqc.scan.results import is_scan
 
     check_centre_method(centre)
+    if is_scan(dataset_dir):
+        _refuse_view_options(tta, centre)
+        name = Path(dataset_dir).resolve().name
+        _score_scan([model_path], dataset_dir, labels, out or str(Path(model_path).with_name(
+            f"{Path(model_path).stem}-eval-{name}")))
+        return
     dataset = _open(dataset_dir)
     model, used, (truth, scores) = _scores_for(model_path, dataset, split, tta,
                                                centre_method=centre)
@@ -205,6 +218,32 @@ def evaluate(model_path: ModelFile, dataset_dir: Dataset,
     console.print(f"wrote {written['markdown']}, CSV tables and {out_dir / 'curves.png'}")
 
 
+def _refuse_view_options(tta: int, centre: str | None) -> None:
+    if tta != 1 or centre:
+        raise typer.BadParameter("--tta and --centre apply to data sets; a scan's network "
+                                 "answers are already made (scan with them instead)")
+
+
+def _score_scan(model_paths: list[str], scan_dir: str, labels: str | None, out: str) -> None:
+    """Each source's scores on a scan of labelled frames (``fusion.scan_scores``)."""
+    from mxqc.learn.evaluate import write_tables
+    from mxqc.learn.fusion import labelled_rows, scan_scores
+
+    rows, truth, cnn = labelled_rows(scan_dir, labels)
+    models = [(Path(p).stem, load_with_views(p)[0]) for p in model_paths]
+    with console.status(f"scoring the sources on {len(rows)} frames"):
+        named = scan_scores(models, rows, truth, cnn)
+    _print_multilabel(named)
+    _print_per_class_f1(named)
+    console.print("witness: each class by its own witnesses alone (rings: loop scattering, "
+                  "water and ice rings; spot finder: strong background; background texture: "
+                  "diffuse scattering; lines and bands: artefacts; module gains, steps and "
+                  "gradients: non-uniform detector)")
+    if not any(name.startswith("fusion") for name in named):
+        console.print("no fusion row: the model carries none (`mxqc fuse` fits one)")
+    console.print(f"wrote {write_tables(out, named)['markdown']} and CSV tables")
+
+
 def _print_per_class(name: str, tables: dict) -> None:
     from mxqc.classes import CLASSES
     from mxqc.metrics import PER_CLASS_MEASURES
@@ -218,7 +257,7 @@ def _print_per_class(name: str, tables: dict) -> None:
     console.print(per_class)
 
 
-def compare(dataset_dir: Dataset,
+def compare(dataset_dir: Scored,
             models: Annotated[list[str], typer.Argument(help="Model files.")],
             split: Annotated[str, typer.Option(help="Split to score on.")] = "test",
             ensemble: Annotated[bool, typer.Option(
@@ -228,12 +267,21 @@ def compare(dataset_dir: Dataset,
                 help="Data set whose val split tunes the ensemble's thresholds, when DATASET "
                      "is a separate test set (default: DATASET).")] = None,
             out: Annotated[str, typer.Option(help="Directory for the tables.")] = "compare",
-            tta: Tta = 1):
+            tta: Tta = 1, labels: ScanLabels = None):
     """Several models on one split, one table like the paper's Table 3 (test-time views
-    apply to the Cartesian CNNs)."""
+    apply to the Cartesian CNNs). On a scan: the network and the witnesses alone, and the
+    fusion each model file carries (files fused from the network that scanned)."""
     from mxqc.learn.evaluate import predict_split, score_table, write_tables
     from mxqc.learn.thresholds import tune_thresholds
+    from mxqc.scan.results import is_scan
 
+    if is_scan(dataset_dir):
+        if ensemble:
+            raise typer.BadParameter("--ensemble averages networks over a data set; a scan "
+                                     "holds one network's answers")
+        _refuse_view_options(tta, None)
+        _score_scan(models, dataset_dir, labels, out)
+        return
     dataset = _open(dataset_dir)
     named, members = {}, []
     for path in models:

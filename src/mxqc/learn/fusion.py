@@ -21,6 +21,7 @@ from scipy.special import expit, logit
 from mxqc.classes import CLASSES, UNKNOWN
 from mxqc.errors import FusionError
 from mxqc.learn.card import verdict_thresholds
+from mxqc.learn.evaluate import score_table
 from mxqc.learn.thresholds import tune_thresholds
 from mxqc.witness import FEATURES
 
@@ -160,3 +161,27 @@ def labelled_rows(scan_dir, labels_path=None) -> tuple[list[dict], np.ndarray, n
     truth = np.stack([table.labels[index[key(r)]] for r in rows])
     cnn = np.array([[r.get(f"p_cnn_{c}", r[f"p_{c}"]) for c in CLASSES] for r in rows], float)
     return rows, truth, cnn
+
+
+def scan_scores(models, rows, truth: np.ndarray, cnn: np.ndarray) -> dict[str, dict]:
+    """Score tables (``evaluate.score_table``) of each source on a scan of labelled frames
+    (``labelled_rows``): the network alone, at its own thresholds; the witnesses alone,
+    fitted out of fold on these frames (a model file carries no witness-only fit); and the
+    fusion of each of ``models`` ((name, model) pairs) as stored, at its thresholds. The
+    network's probabilities are the scan's, so each model must be the one that scanned."""
+    scanned = {r.model for r in rows}
+    for name, model in models:
+        if scanned != {model.name}:
+            raise FusionError(f"the frames were scanned with {', '.join(sorted(scanned))}, "
+                              f"not {name} ({model.name}): its network would answer "
+                              "differently; scan them again with --model")
+    network = models[0][1]
+    named = {"cnn": score_table(truth, cnn, effective_thresholds(network, False))}
+    spec, probs = fit_fusion(cnn, rows, truth, source="witness")
+    named["witness (out of fold)"] = score_table(truth, probs, spec["thresholds"])
+    for name, model in models:
+        if model.metadata.get("fusion"):
+            label = "fusion" if len(models) == 1 else f"fusion: {name}"
+            named[label] = score_table(truth, apply_fusion(model.metadata["fusion"], cnn, rows),
+                                       effective_thresholds(model, True))
+    return named

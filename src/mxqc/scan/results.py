@@ -14,12 +14,18 @@ from mxqc.result import COLUMNS, FrameResult, Heatmap, column_kinds, heatmap_lis
 from mxqc.scan.sweeps import sweep_records, write_sweeps
 
 JOURNAL = "results.jsonl"
-__all__ = ["COLUMNS", "JOURNAL", "Journal", "heatmap_list", "read_results", "write_tables"]
+__all__ = ["COLUMNS", "JOURNAL", "Journal", "heatmap_list", "is_scan", "read_results",
+           "write_tables"]
 
 
 def as_result(row) -> FrameResult:
     """``row`` as a ``FrameResult`` (a record, e.g. a dict from a table, is validated)."""
     return row if isinstance(row, FrameResult) else FrameResult.from_record(row)
+
+
+def is_scan(path) -> bool:
+    """Whether ``path`` is a scan's output directory (it holds a journal)."""
+    return (Path(path) / JOURNAL).is_file()
 
 
 class Journal:
