@@ -39,6 +39,19 @@ def test_gap_rows_do_not_turn_white():
     assert (out.image[100:110] == out.image[50]).all()  # filled from neighbours, not white
 
 
+def test_frames_of_one_shape_keep_their_own_gaps_in_an_area_resize():
+    """The area weights are cached by the valid mask: a frame with other gaps gets its own."""
+    counts = np.full((400, 400), 50.0, np.float32)
+    first, second = counts.copy(), counts.copy()
+    first[100:120], second[:, 300:320] = np.nan, np.nan
+    for frame, gap in ((first, (slice(50, 60), slice(None))),
+                       (second, (slice(None), slice(150, 160))), (first, None)):
+        out = normalise(frame, size=200, resize="area")
+        expected = np.ones((200, 200), bool)
+        expected[gap or (slice(50, 60), slice(None))] = False
+        assert np.array_equal(out.valid, expected)
+
+
 def test_weak_frame_is_not_binary():
     rng = np.random.default_rng(1)
     weak = rng.poisson(0.3, size=(400, 400)).astype(np.float32)  # 95th percentile: 1 count

@@ -6,6 +6,7 @@ are filled from their valid neighbours so that they never look like a beam-stop 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import cv2
@@ -106,6 +107,25 @@ def _block_max(values: np.ndarray, size: int) -> np.ndarray:
 MIN_AREA_COVER = 0.5
 
 
+_AREA_WEIGHTS: dict = {}  # (shape, size, valid-mask digest) → the mask's area resize
+
+
+def _area_weight(valid: np.ndarray, size: int) -> np.ndarray:
+    """Share of valid raw pixels under each output pixel (the mask's area resize), cached
+    by the mask: the frames of one detector share their gaps, and resizing the mask cost as
+    much as resizing the counts."""
+    key = (valid.shape, size,
+           hashlib.blake2b(np.packbits(valid).tobytes(), digest_size=16).digest())
+    if key not in _AREA_WEIGHTS:
+        if len(_AREA_WEIGHTS) >= 8:
+            _AREA_WEIGHTS.clear()
+        weight = cv2.resize(valid.astype(np.float32), (size, size),
+                            interpolation=cv2.INTER_AREA)
+        weight.flags.writeable = False
+        _AREA_WEIGHTS[key] = weight
+    return _AREA_WEIGHTS[key]
+
+
 def _resize(values: np.ndarray, size: int, method: str, *, scratch: bool = False
             ) -> np.ndarray:
     """Resize float32 values with NaN gaps; NaN where an output pixel saw no valid pixel
@@ -115,8 +135,7 @@ def _resize(values: np.ndarray, size: int, method: str, *, scratch: bool = False
         # NEAREST_EXACT samples pixel centres, which ImageMapping assumes.
         return cv2.resize(values, (size, size), interpolation=cv2.INTER_NEAREST_EXACT)
     if method == "area":
-        weight = cv2.resize(np.isfinite(values).astype(np.float32), (size, size),
-                            interpolation=cv2.INTER_AREA)
+        weight = _area_weight(np.isfinite(values), size)
         # NaN → 0 in place is one fast pass (np.where is several)
         filled = values if scratch else np.array(values, np.float32)
         cv2.patchNaNs(filled, 0)
