@@ -15,13 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import expit, logit
 
 from mxqc.classes import CLASSES, UNKNOWN
 from mxqc.errors import FusionError
 from mxqc.learn.card import verdict_thresholds
-from mxqc.learn.evaluate import score_table
 from mxqc.learn.thresholds import tune_thresholds
 from mxqc.witness import FEATURES
 
@@ -52,6 +50,8 @@ def signs(name: str, source: str = "fusion") -> np.ndarray:
 def fit_logistic(x: np.ndarray, y: np.ndarray, sign: np.ndarray) -> dict:
     """Sign-bounded, lightly ridged logistic regression on standardised ``x``: a JSON-able
     dict (mean, scale, coef, intercept)."""
+    from scipy.optimize import minimize  # fitting only: scanning need not import it
+
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale = np.where(scale > 1e-9, scale, 1.0)
     z = (x - mean) / scale
@@ -175,6 +175,8 @@ def scan_scores(models, rows, truth: np.ndarray, cnn: np.ndarray) -> dict[str, d
             raise FusionError(f"the frames were scanned with {', '.join(sorted(scanned))}, "
                               f"not {name} ({model.name}): its network would answer "
                               "differently; scan them again with --model")
+    from mxqc.learn.evaluate import score_table  # sklearn: not for scanning
+
     network = models[0][1]
     named = {"cnn": score_table(truth, cnn, effective_thresholds(network, False))}
     spec, probs = fit_fusion(cnn, rows, truth, source="witness")
