@@ -10,7 +10,8 @@ do; a ring's coverage is the fraction of sectors in which it stands above the ba
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import hashlib
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import cv2
@@ -84,9 +85,23 @@ class _Grid:
     """Each pixel's (q, χ) bin as one flat index into the N_AZIMUTHAL × N_RADIAL cake, its
     solid angle, and the bins' q centres, for one detector geometry."""
 
-    index: np.ndarray  # int32, χ bin × N_RADIAL + q bin
+    index: np.ndarray  # intp (as bincount wants it), χ bin × N_RADIAL + q bin
     solid_angle: np.ndarray  # float32, relative to the beam's (pyFAI's correction)
     q: np.ndarray  # 1/Å, the radial bins' centres
+    masked: dict = field(default_factory=dict, repr=False)  # mask digest → _mask_sums
+
+    def mask_sums(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Solid angle and number of the valid pixels in each bin, cached by ``mask``: a
+        detector's gaps repeat frame after frame."""
+        key = hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
+        if key not in self.masked:
+            if len(self.masked) >= 8:
+                self.masked.clear()
+            keep = ~mask.ravel()
+            index, size = self.index[keep], N_AZIMUTHAL * N_RADIAL
+            self.masked[key] = (np.bincount(index, self.solid_angle[keep], size),
+                                np.bincount(index, minlength=size))
+        return self.masked[key]
 
 
 @lru_cache(maxsize=8)
@@ -110,7 +125,7 @@ def _grid(shape, beam_x, beam_y, pixel_mm, distance_mm, wavelength_a) -> _Grid:
     azimuthal = _bin_index(np.arctan2(y, x), N_AZIMUTHAL)
     width = (q.max() - q.min()) / N_RADIAL
     centres = q.min() + (np.arange(N_RADIAL) + 0.5) * width
-    return _Grid((azimuthal * N_RADIAL + radial).astype(np.int32).ravel(),
+    return _Grid((azimuthal * N_RADIAL + radial).astype(np.intp).ravel(),
                  (cos_2theta**3).astype(np.float32).ravel(), centres)
 
 
@@ -123,12 +138,9 @@ def _bin_index(values: np.ndarray, n: int) -> np.ndarray:
 def _cake(pixels: np.ndarray, mask: np.ndarray, grid: _Grid) -> tuple[np.ndarray, np.ndarray]:
     """(N_AZIMUTHAL, N_RADIAL) mean intensity per unit solid angle (NaN where no valid pixel
     falls) and the number of valid pixels in each bin."""
-    keep = ~mask.ravel()
-    index = grid.index[keep]
-    size = N_AZIMUTHAL * N_RADIAL
-    signal = np.bincount(index, pixels.ravel()[keep], size)
-    norm = np.bincount(index, grid.solid_angle[keep], size)
-    count = np.bincount(index, minlength=size)
+    # masked pixels are 0 (``_bin``, ``analyse_rings``): summing them changes nothing
+    signal = np.bincount(grid.index, pixels.ravel(), N_AZIMUTHAL * N_RADIAL)
+    norm, count = grid.mask_sums(mask)
     with np.errstate(invalid="ignore", divide="ignore"):
         cake = np.where(count > 0, signal / norm, np.nan)
     shape = (N_AZIMUTHAL, N_RADIAL)
