@@ -65,3 +65,45 @@ def test_a_scan_gives_every_frame_of_a_headerless_sweep_its_sum_centre(weak_swee
         assert error((row["centre_x"], row["centre_y"]), beam) < 2.0
     alone = rows["alone_0001.cbf"]
     assert alone["centre_frames"] == 1 and not alone["centre_method"].startswith("sweep/")
+
+
+@pytest.fixture(scope="module")
+def ringed_sweep():
+    """12 frames of one simulated sweep with water rings, their header centre right."""
+    sweep = simulate_sweep(12, seed=3, detector="square1k", labels=(0, 1, 0, 0, 0, 0, 0))
+    return [Frame(f.counts, f.geometry) for f in sweep]
+
+
+def _batch_centres(frames, tmp_path, monkeypatch, shift=0.0):
+    """Each frame's centre from one batch's analysis, and how many images were checked."""
+    import mxqc.scan.centres as centres
+    from mxqc.scan.analyse import analyse_units
+
+    checked = []
+    monkeypatch.setattr(centres, "locate_beam",
+                        lambda *a, **k: checked.append(1) or locate_beam(*a, **k))
+    for i, frame in enumerate(frames):
+        g = replace(frame.geometry, beam_x=frame.geometry.beam_x + shift)
+        write_cbf(tmp_path / f"ring_{i + 1:04d}.cbf", frame.pixels, g)
+    rows = analyse_units([(str(p), 0) for p in sorted(tmp_path.glob("ring_*.cbf"))],
+                         ScanOptions(heatmaps=False))
+    return rows, len(checked)
+
+
+def test_a_header_the_image_confirmed_serves_the_next_frames_of_its_batch(
+        ringed_sweep, tmp_path, monkeypatch):
+    rows, checked = _batch_centres(ringed_sweep, tmp_path, monkeypatch)
+    g = ringed_sweep[0].geometry
+    assert checked == 2  # the first frame and the ninth (RECHECK = 8)
+    assert all(r.centre_method == "auto/header" and r.centre_uncertainty_px is not None
+               and (r.centre_x, r.centre_y) == (round(g.beam_x, 2), round(g.beam_y, 2))
+               for r in rows)
+
+
+def test_a_header_the_image_contradicts_is_checked_on_every_frame(
+        ringed_sweep, tmp_path, monkeypatch):
+    rows, checked = _batch_centres(ringed_sweep, tmp_path, monkeypatch, shift=40.0)
+    beam = (ringed_sweep[0].geometry.beam_x, ringed_sweep[0].geometry.beam_y)
+    assert checked == len(rows)
+    assert all(r.centre_method == "auto/symmetry" for r in rows)
+    assert max(error((r.centre_x, r.centre_y), beam) for r in rows) < 3.0

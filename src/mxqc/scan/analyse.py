@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from mxqc.centre import Centre, locate_beam
+from mxqc.centre import Centre
 from mxqc.classes import CLASSES
 from mxqc.coords import ImageMapping
 from mxqc.errors import error_message
@@ -25,7 +25,7 @@ from mxqc.learn.model import CnnModel, Model
 from mxqc.normalise import normalise_frame
 from mxqc.result import FrameResult, error_result
 from mxqc.scan import rings as ring_analysis
-from mxqc.scan.centres import centre_columns
+from mxqc.scan.centres import HeaderChecks, centre_columns
 from mxqc.scan.explain import heatmaps, to_image
 from mxqc.scan.options import ScanOptions, frame_key, in_sample
 from mxqc.witness import witness_frame, witness_row
@@ -54,10 +54,11 @@ def model_for(options: ScanOptions) -> Model:
     return _MODELS[key]
 
 
-def _prepare(path: str, index: int, model: Model, options: ScanOptions,
+def _prepare(path: str, index: int, model: Model, options: ScanOptions, checks: HeaderChecks,
              centre: Centre | None = None):
     """Read, normalise, centre and ring-analyse one frame; (row, image, image centre).
-    ``centre``, where given (the sweep's), is used instead of the frame's own."""
+    ``centre``, where given (the sweep's), is used instead of the frame's own, which
+    ``checks`` (the batch's) finds otherwise."""
     t = {}
     start = time.perf_counter()
     frame = read_frame(path, index)
@@ -67,7 +68,7 @@ def _prepare(path: str, index: int, model: Model, options: ScanOptions,
     t["t_normalise_ms"] = (time.perf_counter() - mark) * 1e3
     mark = time.perf_counter()
     if centre is None:
-        centre = locate_beam(frame, method=options.centre_method, normalised=norm)
+        centre = checks.centre(frame, norm)
     image_centre = norm.mapping.to_image(centre.x, centre.y)
     t["t_centre_ms"] = (time.perf_counter() - mark) * 1e3
     g = frame.geometry
@@ -114,12 +115,13 @@ def analyse_units(units, options: ScanOptions | None = None,
     started = started or (lambda i: None)
     torch.set_num_threads(options.threads)
     model = model_for(options)
+    checks = HeaderChecks(options.centre_method)
     rows, images, image_centres, good = [], [], [], []
     for i, (path, index) in enumerate(units):
         started(i)
         start = time.perf_counter()
         try:
-            row, image, centre = _prepare(path, index, model, options,
+            row, image, centre = _prepare(path, index, model, options, checks,
                                           (centres or {}).get((path, index)))
         except Exception as exc:  # one frame's failure is its row, whatever raised it
             rows.append(error_result(path, index, error_message(exc), {

@@ -6,15 +6,20 @@ A frame whose own centre lies within one working-image pixel of the sweep's keep
 analysis and takes the sweep's centre in its row; a frame further off is analysed again
 with the sweep's centre (rings, witnesses and the network all depend on it). A frame alone
 keeps its own centre.
+
+While a batch is analysed, a header centre that a frame's own image confirmed is taken for
+the next frames of the batch with the same header geometry (``HeaderChecks``): frames of one
+sweep share their beam, and the check costs as much as any stage of the analysis.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
 
-from mxqc.centre import Centre, locate_sweep_beam
+from mxqc.centre import Centre, locate_beam, locate_sweep_beam
 from mxqc.guard import GuardedPool, map_each
 from mxqc.io import read_frame
 from mxqc.result import FrameResult
@@ -23,6 +28,45 @@ from mxqc.scan.sweeps import sweep_members
 SAMPLE = 16  # frames summed per sweep, spread evenly over it: 4× the single frame's S/N
 TOLERANCE = 1 / 512  # of the detector's edge: one pixel of the 512² working image
 SWEEP = "sweep/"  # the centre_method prefix of a centre found on the sweep's sum
+RECHECK = 8  # a confirmed header serves this many frames of its geometry, then is checked
+
+
+@dataclass
+class HeaderChecks:
+    """The beam centres of one batch's frames (``locate_beam``), with the image's check of
+    a header centre done once per ``RECHECK`` frames of the same header geometry: after a
+    frame's image confirms its header, the next frames with that header take it as
+    confirmed (their rows name the frame that checked it), and every ``RECHECK``-th looks
+    again, so a beam that moves under an unchanged header is caught within a few frames. A
+    header the image contradicts is checked on every frame. Batches are fixed by the scan's
+    frame list, so which frames check does not depend on the workers."""
+
+    method: str = "auto"
+    confirmed: dict = field(default_factory=dict)  # geometry → (Centre, frames it served)
+
+    def centre(self, frame, normalised) -> Centre:
+        g = frame.geometry
+        key = ((frame.shape, g.beam_x, g.beam_y, g.distance_mm, g.wavelength_a,
+                g.pixel_size_mm) if self.method == "auto" and g.has_beam else None)
+        held, served = self.confirmed.get(key, (None, RECHECK))
+        if served < RECHECK:
+            self.confirmed[key] = (held, served + 1)
+            return held
+        found = locate_beam(frame, method=self.method, normalised=normalised)
+        if key is not None and confirmed_by_image(found):
+            source = frame.source
+            self.confirmed[key] = (replace(
+                found, image_x=None, image_y=None,
+                detail=f"header confirmed by the image of {source.path} frame "
+                       f"{source.index} (same header geometry); {found.detail}"), 1)
+        else:
+            self.confirmed.pop(key, None)
+        return found
+
+
+def confirmed_by_image(centre: Centre) -> bool:
+    """``auto`` kept the header because the frame's own image agreed with it."""
+    return centre.method == "auto/header" and centre.uncertainty is not None
 
 
 def confirmed(row: FrameResult) -> bool:
