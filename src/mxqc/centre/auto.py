@@ -21,11 +21,13 @@ def auto_centre(image, *, valid=None, header=None) -> Centre:
     When the header is returned, ``uncertainty`` is the σ of the image estimate that
     confirmed it (None when the image could not check it).
     """
-    found = symmetry_centre(image, valid=valid)
+    edge = min(image.shape)
+    # where the header holds, the image's half-resolution estimates already show it
+    found = symmetry_centre(image, valid=valid, confirm=header,
+                            within=AGREEMENT_FRACTION * edge)
     if header is None:
         return Centre(found.x, found.y, f"auto/{found.method}", found.uncertainty,
                       f"no header centre; {found.detail}")
-    edge = min(image.shape)
     distance = float(np.hypot(found.x - header[0], found.y - header[1]))
     sigma = found.uncertainty
     own = {"image_x": found.x, "image_y": found.y}
