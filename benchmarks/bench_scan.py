@@ -55,7 +55,7 @@ def run(kind: str, frames: int, workers: int, model: str | None, tmp: Path,
     summary = scan([src], out, options=ScanOptions(
         model_path=model, device=device, heatmaps=heatmap_every > 0,
         heatmap_every=max(heatmap_every, 1), tta=tta),
-                   workers=workers, batch_size=8, progress=progress)
+                   workers=workers, progress=progress)
     seconds = time.perf_counter() - start
     # steady state: from the first finished batch of every worker to the last batch, i.e.
     # without process start-up (torch import, model load) and the final tables and report
@@ -81,13 +81,18 @@ def main():
                         help="heatmaps for one in N flagged frames; 0: none")
     parser.add_argument("--tta", type=int, default=1, help="test-time views per frame")
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=list(KINDS))
+    parser.add_argument("--data", default=None,
+                        help="keep the simulated frames here and reuse them (e.g. to compare "
+                             "versions on the same frames; default: a temporary folder)")
     parser.add_argument("--out", default=str(Path(__file__).with_name("results-scan.md")))
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
+        data = Path(args.data) if args.data else Path(tmp)
+        data.mkdir(parents=True, exist_ok=True)
         for kind in args.kinds:
             for workers in args.workers:
-                results.append(run(kind, args.frames, workers, args.model, Path(tmp),
+                results.append(run(kind, args.frames, workers, args.model, data,
                                    args.device, args.heatmap_every, args.tta))
                 print(results[-1], flush=True)
     header = ["frames", "workers", "frames/s", "steady frames/s", "floor frames/s",
