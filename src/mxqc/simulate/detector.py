@@ -55,33 +55,38 @@ class DetectorModel:
         """(rows, cols) int array: module index of each pixel, −1 in gaps."""
         return _module_map(self.shape, self.modules, self.gap)
 
-    def module_index(self) -> np.ndarray:
-        """``module_map() + 1`` as take() indices: 0 in gaps, module k at k + 1."""
-        return _module_index(self.shape, self.modules, self.gap)
+    def per_pixel(self, per_module: np.ndarray, in_gaps: float = 1.0) -> np.ndarray:
+        """Each pixel's value of ``per_module`` (row-major over the module grid; ``in_gaps``
+        in the gaps): two small takes, a row's band then each column's, where a gather over
+        every pixel's module index read eight bytes of index per pixel."""
+        rows, cols = _module_axes(self.shape, self.modules, self.gap)
+        table = np.full((self.modules[0] + 1, self.modules[1] + 1), in_gaps, per_module.dtype)
+        table[1:, 1:] = per_module.reshape(self.modules)
+        return table.take(rows + 1, axis=0).take(cols + 1, axis=1)
 
 
 @lru_cache(maxsize=8)
-def _module_map(shape, modules, gap) -> np.ndarray:
+def _module_axes(shape, modules, gap) -> tuple[np.ndarray, np.ndarray]:
+    """The module row of each pixel row and module column of each pixel column (−1 in
+    gaps)."""
     def axis(n, parts, gap_px):
         size = (n - (parts - 1) * gap_px) // parts
-        index = np.full(n, -1, np.int32)
+        index = np.full(n, -1, np.intp)
         for k in range(parts):
             start = k * (size + gap_px)
             end = n if (k == parts - 1 and gap_px == 0) else start + size
             index[start:end] = k
+        index.flags.writeable = False
         return index
 
-    rows = axis(shape[0], modules[0], gap[0])
-    cols = axis(shape[1], modules[1], gap[1])
-    out = np.where((rows[:, None] >= 0) & (cols[None, :] >= 0),
-                   rows[:, None] * modules[1] + cols[None, :], -1).astype(np.int32)
-    out.flags.writeable = False
-    return out
+    return axis(shape[0], modules[0], gap[0]), axis(shape[1], modules[1], gap[1])
 
 
 @lru_cache(maxsize=8)
-def _module_index(shape, modules, gap) -> np.ndarray:
-    out = (_module_map(shape, modules, gap) + 1).astype(np.intp)
+def _module_map(shape, modules, gap) -> np.ndarray:
+    rows, cols = _module_axes(shape, modules, gap)
+    out = np.where((rows[:, None] >= 0) & (cols[None, :] >= 0),
+                   rows[:, None] * modules[1] + cols[None, :], -1).astype(np.int32)
     out.flags.writeable = False
     return out
 

@@ -27,10 +27,15 @@ def gain_maps(scene: Scene, rng, modules: np.ndarray | None = None
     non-uniform kinds when the scene draws them (else both are one array). ``modules``:
     each pixel's module index (−1 in gaps); default the detector model's layout."""
     model = scene.model
-    index = model.module_index() if modules is None else (modules + 1).astype(np.intp)
     n = int(model.modules[0] * model.modules[1]) if modules is None else int(modules.max()) + 1
+
+    def per_pixel(values):  # gaps: 1
+        if modules is None:
+            return model.per_pixel(values)
+        return np.concatenate([[np.float32(1.0)], values]).take((modules + 1).astype(np.intp))
+
     per_module = rng.normal(1.0, 0.02, n).astype(np.float32)
-    baseline = np.concatenate([[np.float32(1.0)], per_module]).take(index)  # gaps: 1
+    baseline = per_pixel(per_module)
     if not scene.nonuniform:
         return baseline, baseline
     strength = scene.nonuniform_strength
@@ -39,7 +44,7 @@ def gain_maps(scene: Scene, rng, modules: np.ndarray | None = None
         per_module = per_module * rng.normal(1.0, strength, n).clip(0.3, 2.0).astype(np.float32)
     if "dead_module" in scene.nonuniform:
         per_module[rng.integers(n)] = 0.0 if rng.random() < 0.6 else 3.0  # dead or hot
-    gains = np.concatenate([[np.float32(1.0)], per_module]).take(index)
+    gains = per_pixel(per_module)
     if "half_step" in scene.nonuniform:
         if rng.random() < 0.5:
             gains[:, : w // 2] *= 1.0 - strength
