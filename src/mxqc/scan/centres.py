@@ -36,10 +36,11 @@ class HeaderChecks:
     """The beam centres of one batch's frames (``locate_beam``), with the image's check of
     a header centre done once per ``RECHECK`` frames of the same header geometry: after a
     frame's image confirms its header, the next frames with that header take it as
-    confirmed (their rows name the frame that checked it), and every ``RECHECK``-th looks
-    again, so a beam that moves under an unchanged header is caught within a few frames. A
-    header the image contradicts is checked on every frame. Batches are fixed by the scan's
-    frame list, so which frames check does not depend on the workers."""
+    confirmed, with that frame's σ (the centre's ``detail`` names the frame), and every
+    ``RECHECK``-th looks again, so a beam that moves under an unchanged header is caught
+    within a few frames. A header the image contradicts is checked on every frame. Batches
+    are cut from the scan's list of frames to analyse, so which frames check does not
+    depend on the workers."""
 
     method: str = "auto"
     confirmed: dict = field(default_factory=dict)  # geometry → (Centre, frames it served)
