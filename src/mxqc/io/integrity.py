@@ -48,11 +48,12 @@ def check_cbf(path: str, raw: bytes) -> None:
         raise FrameReadError(path, f"not supported: {conversion[1].decode('ascii', 'replace')}"
                                    " compression (fabio decodes only x-CBF_BYTE_OFFSET, the "
                                    "PILATUS/EIGER encoding); convert it with cbflib first")
-    data = raw[start + len(CBF_BINARY_START):]
+    begin = start + len(CBF_BINARY_START)
+    data = memoryview(raw)[begin:]  # a view: slicing the bytes copied the whole section
     if len(data) < size:
         raise FrameReadError(path, f"truncated CBF: binary section has {len(data)} of {size} "
                                    "bytes")
-    if b"X-Binary-Size:" in data[size:]:
+    if raw.find(b"X-Binary-Size:", begin + size) >= 0:
         raise FrameReadError(path, "not supported: a CBF with several binary sections (a "
                                    "multi-panel detector such as a CSPAD); mxqc reads one "
                                    "image per CBF")
