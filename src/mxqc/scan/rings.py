@@ -88,7 +88,7 @@ class _Grid:
     index: np.ndarray  # intp (as bincount wants it), χ bin × N_RADIAL + q bin
     solid_angle: np.ndarray  # float32, relative to the beam's (pyFAI's correction)
     q: np.ndarray  # 1/Å, the radial bins' centres
-    masked: dict = field(default_factory=dict, repr=False)  # mask digest → _mask_sums
+    masked: dict = field(default_factory=dict, repr=False)  # mask digest → mask_sums()
 
     def mask_sums(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Solid angle and number of the valid pixels in each bin, cached by ``mask``: a
