@@ -15,13 +15,13 @@ from mxqc.witness.detector import longest_run, module_bands
 
 BLOCK = 16  # bins along a line pooled per comparison
 NEIGHBOURS = 3  # lines each side a line is compared with
-DEAD_RATIO = 0.6  # a bin line this far below its neighbours (a 1-px dead column: 0.5)
-HOT_RATIO = 1.6  # or this far above them
+HOT_LINE = 2.2  # a raw line this many times its neighbours' makes a hot bin line ...
 LINE_SIGMA = 5.0  # and this far beyond counting noise
 MIN_LINE_BLOCKS = 3  # a dead line runs over at least this many blocks
 MIN_HOT_BLOCKS = 6  # a hot one over this many (spots can line up along a lattice row)
 MIN_EXPECTED = 10.0  # counts a block must expect for its line to be judged
-RAW_DEAD = 0.2  # a raw line reading under this share of the lines beside it is dead
+RAW_DEAD = 0.2  # a raw line reading under this share of the lines beside it is dead (and
+# makes a dead bin line); a bin line of k raw lines with one at r reads (k - 1 + r) / k
 RAW_HOT = 2.0  # over this many times them, hot
 RAW_BLOCK = 32  # raw pixels along a line per piece when its span is followed
 MIN_RAW_COUNTS = 3.0  # counts a piece must expect to tell a dead line (P(0) = 5 %)
@@ -132,8 +132,9 @@ def _lines(total, n, layout, gain, axis, k, pixels) -> list[Line]:
         ratio = mean / expected
         z = (total - expected * n) / np.sqrt(gain * expected * n)
     judged = (expected * n >= MIN_EXPECTED) & ~layout[None, :]
-    dead = judged & (ratio < DEAD_RATIO) & (z < -LINE_SIGMA)
-    hot = judged & (ratio > HOT_RATIO) & (z > LINE_SIGMA)
+    dead_ratio, hot_ratio = line_ratios(k)
+    dead = judged & (ratio < dead_ratio) & (z < -LINE_SIGMA)
+    hot = judged & (ratio > hot_ratio) & (z > LINE_SIGMA)
     out = []
     for flags, min_blocks in ((dead, MIN_LINE_BLOCKS), (hot, MIN_HOT_BLOCKS)):
         for col in np.flatnonzero(flags.sum(axis=0) >= min_blocks):
@@ -145,6 +146,14 @@ def _lines(total, n, layout, gain, axis, k, pixels) -> list[Line]:
                 if line is not None:
                     out.append(line)
     return out
+
+
+def line_ratios(k: int) -> tuple[float, float]:
+    """(dead, hot): how far below or above its neighbours a line of k×k bins reads when one
+    of its k raw lines reads RAW_DEAD or HOT_LINE (bins of 1 px are judged as those of 2:
+    0.6 and 1.6); the raw lines then say which it is (``_raw_line``)."""
+    k = max(k, 2)
+    return (k - 1 + RAW_DEAD) / k, (k - 1 + HOT_LINE) / k
 
 
 def _layout_lines(bands: np.ndarray) -> np.ndarray:
