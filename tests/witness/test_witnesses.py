@@ -78,9 +78,24 @@ def test_a_shutter_band_is_found_at_its_rows():
     frame, _, centre = clean("square1k", seed=3)
     counts = frame.pixels.copy()
     counts[400:480] *= 0.5
-    band = witnessed(Frame(counts, frame.geometry), centre).artefacts.band
-    assert band is not None and band.ratio == pytest.approx(0.5, abs=0.08)
+    (band,) = witnessed(Frame(counts, frame.geometry), centre).artefacts.bands
+    assert band.axis == "row" and band.ratio == pytest.approx(0.5, abs=0.08)
     assert abs(band.start - 400) <= 4 and abs(band.end - 479) <= 4
+
+
+def test_a_cross_of_enlarged_pixels_is_found_at_its_rows_and_columns(pilatus):
+    frame, _, centre = pilatus
+    counts = frame.pixels.copy()
+    counts[1200:1204] *= 2  # four raw lines each way, at twice a pixel's area
+    counts[:, 1500:1504] *= 2
+    found = witnessed(Frame(counts, frame.geometry), centre)
+    rows, columns = found.artefacts.bands
+    for band, first in ((rows, 1200), (columns, 1500)):
+        assert band.start <= first and band.end >= first + 3
+        assert band.end - band.start < 9  # the lines, and the bins that hold them
+        assert band.ratio > 1.25
+    said = found.evidence["artifact"].sentence
+    assert "rows 1" in said and "columns 1" in said and "across the frame" in said
 
 
 def test_ice_is_found_at_its_d_spacings_within_one_percent():

@@ -134,7 +134,7 @@ def _spot_evidence(spots: SpotFinding) -> dict[str, Evidence]:
 
 
 def _artefact_evidence(found: ArtefactFinding) -> Evidence:
-    band = abs(found.band.ratio - 1) if found.band is not None else 0.0
+    band = max((abs(b.ratio - 1) for b in found.bands), default=0.0)
     return Evidence((("faulty_lines", float(np.log1p(found.n_lines))), ("band", band),
                      ("hot_pixels", float(np.log1p(found.hot_pixels)))), found.sentence())
 

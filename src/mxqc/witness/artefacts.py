@@ -1,7 +1,8 @@
 """Digital artefacts measured on the binned frame: dead and hot lines (rows or columns
-reading nothing, or far above the lines beside them, over a length), bands of rows whose
-whole width reads above or below the background (a shutter or a readout fault), and the
-hot pixels and zingers the spot finder set apart.
+reading nothing, or far above the lines beside them, over a length), bands of rows or
+columns whose whole width reads above or below the background (a shutter or readout fault,
+the enlarged pixels between a Timepix quad's chips), and the hot pixels and zingers the
+spot finder set apart.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ RAW_HOT = 2.0  # over this many times them, hot
 RAW_BLOCK = 32  # raw pixels along a line per piece when its span is followed
 MIN_RAW_COUNTS = 3.0  # counts a piece must expect to tell a dead line (P(0) = 5 %)
 MAX_LINES = 32  # more faulty lines than this are a pattern, not lines: kept as a count
-BAND_DEVIATION = 0.25  # rows reading this far from the background make a band
-BAND_ROWS = 0.01  # a band is at least this share of the frame's height
+BAND_DEVIATION = 0.25  # rows reading this far from the background (and LINE_SIGMA
+# beyond counting noise) make a band
 BAND_PARTS = 4  # a band darkens or brightens every quarter of its rows' width alike
 MIN_HOT_PIXELS = 5  # fewer hot pixels than this are normal for any detector
 
@@ -58,29 +59,31 @@ class Line:
 
 @dataclass(frozen=True)
 class Band:
-    """Rows whose whole width reads off the background (raw rows ``start``–``end``)."""
+    """Rows (or columns) whose whole width reads off the background: raw lines
+    ``start``–``end``; a shutter fault, or the enlarged pixels between a Timepix quad's
+    chips."""
 
+    axis: str  # 'row' or 'column'
     start: int
     end: int
     ratio: float
 
     def sentence(self) -> str:
-        return f"rows {self.start}–{self.end} read {self.ratio - 1:+.0%} across the frame"
+        return f"{self.axis}s {self.start}–{self.end} read {self.ratio - 1:+.0%} across the frame"
 
 
 @dataclass(frozen=True)
 class ArtefactFinding:
     lines: tuple[Line, ...]
     n_lines: int  # faulty lines found (lines holds at most MAX_LINES)
-    band: Band | None
+    bands: tuple[Band, ...]  # at most one of rows and one of columns
     hot_pixels: int
 
     def sentence(self) -> str:
         parts = [line.sentence() for line in self.lines[:3]]
         if self.n_lines > 3:
             parts.append(f"{self.n_lines} faulty lines in all")
-        if self.band is not None:
-            parts.append(self.band.sentence())
+        parts += [band.sentence() for band in self.bands]
         if self.hot_pixels >= MIN_HOT_PIXELS:
             parts.append(f"{self.hot_pixels} hot pixels or zingers")
         return "; ".join(parts)
@@ -102,7 +105,7 @@ def measure_artefacts(binned, spot_bins: np.ndarray, expected: np.ndarray, pixel
                      binned.k, pixels.T)]
     found.sort(key=lambda line: -(line.end - line.start) * abs(np.log(max(line.ratio, 1e-3))))
     return ArtefactFinding(tuple(found[:MAX_LINES]), len(found),
-                           _band(counts, expected, binned.k), hot_pixels)
+                           _bands(counts, expected, gain, binned.k, (rows, cols)), hot_pixels)
 
 
 def _block_sums(zeroed, valid, axis) -> tuple[np.ndarray, np.ndarray]:
@@ -241,29 +244,40 @@ def _span(strip, lines, beside, hot) -> tuple[tuple[int, int], float]:
         np.nanmedian(ratio[a:b + 1][telling[a:b + 1]]))
 
 
-def _band(counts, expected, k) -> Band | None:
-    """The longest run of rows whose every quarter reads BAND_DEVIATION off the background,
-    on the same side (a beam-stop arm or a shadow darkens only part of a row)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.minimum(counts / expected, 4.0)
-    valid = np.isfinite(ratio)
-    zeroed = np.where(valid, ratio, np.float32(0))
-    # the mean of each quarter of every row, NaN left out (np.nanmean, with fewer passes)
-    quarters = np.array_split(np.arange(ratio.shape[1]), BAND_PARTS)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        parts = np.stack([zeroed[:, q[0]:q[-1] + 1].sum(axis=1, dtype=np.float64)
-                          / valid[:, q[0]:q[-1] + 1].sum(axis=1) for q in quarters])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        level = np.nanmedian(parts)
+def _bands(counts, expected, gain, k, layout) -> tuple[Band, ...]:
+    """The strongest band of rows and the strongest of columns (``layout``: the
+    ``module_bands`` of each axis)."""
+    found = (_band(counts, expected, gain, k, _layout_lines(layout[0]), "row"),
+             _band(counts.T, expected.T, gain, k, _layout_lines(layout[1]), "column"))
+    return tuple(b for b in found if b is not None)
+
+
+def _band(counts, expected, gain, k, layout, axis) -> Band | None:
+    """The longest run of rows (of ``counts``) whose every quarter reads BAND_DEVIATION off
+    the background on the same side, beyond counting noise (a beam-stop arm or a shadow
+    darkens only part of a row); ``layout`` rows (gaps, edges) are never part of one."""
+    valid = np.isfinite(counts) & (expected > 0)
+    with np.errstate(invalid="ignore"):
+        seen = np.where(valid, np.minimum(counts, 4 * expected), np.float32(0))
+    background = np.where(valid, expected, np.float32(0))
+    own, model = (np.stack([q.sum(axis=1, dtype=np.float64)
+                            for q in np.array_split(a, BAND_PARTS, axis=1)])
+                  for a in (seen, background))
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a frame with nothing to compare
+        level = np.nanmedian(own / model)
+        model *= level
+        ratio = own / model
+        z = (own - model) / np.sqrt(gain * model)
     best = None
     for sign in (-1, 1):
-        off = (sign * (parts / level - 1) > BAND_DEVIATION).all(axis=0)
-        start, length = longest_run(off)
-        if length >= max(2, BAND_ROWS * len(off)) and (best is None or length > best[1]):
+        off = ((sign * (ratio - 1) > BAND_DEVIATION) & (sign * z > LINE_SIGMA)).all(axis=0)
+        start, length = longest_run(off & ~layout)
+        if length and (best is None or length > best[1]):
             best = (start, length)
     if best is None:
         return None
     start, length = best
-    value = float(np.nanmean(parts[:, start:start + length]) / level)
-    return Band(start * k, (start + length) * k - 1, round(value, 3))
+    rows = slice(start, start + length)
+    value = float(own[:, rows].sum() / model[:, rows].sum())
+    return Band(axis, start * k, (start + length) * k - 1, round(value, 3))
