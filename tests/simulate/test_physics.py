@@ -141,3 +141,20 @@ def test_shutter_bands_change_the_exposure_visibly():
         assert np.any(change != 0)
         rows = np.median(counts, axis=1) / np.median(counts)
         assert np.abs(rows - 1).max() >= 0.25  # a band of at least ±30 %, minus noise
+
+
+def test_a_gap_cross_reads_what_its_enlarged_pixels_collect():
+    flat = quiet_scene(flat_background=400.0, artifacts=("gap_cross",))
+    for seed in range(10):
+        counts, _ = response.record(flat, np.full(flat.model.shape, 400.0, np.float32),
+                                    np.ones(flat.model.shape, np.float32),
+                                    np.random.default_rng(seed))
+        rows = np.median(counts, axis=1) / 400.0
+        columns = np.median(counts, axis=0) / 400.0
+        for lines in (rows, columns):
+            bright = np.flatnonzero(lines > 1.3)
+            assert 2 <= len(bright) <= 6 and np.ptp(bright) == len(bright) - 1
+            assert 1.4 <= lines[bright].mean() <= 3.1  # 1.5-3 times a pixel's area
+        corner = counts[np.ix_(np.flatnonzero(rows > 1.3), np.flatnonzero(columns > 1.3))]
+        assert np.median(corner) / 400.0 == pytest.approx(rows[rows > 1.3].mean() ** 2,
+                                                          rel=0.1)

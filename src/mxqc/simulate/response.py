@@ -160,8 +160,9 @@ def apply_artifacts(scene: Scene, counts: np.ndarray, rng) -> None:
         dim, bright = rng.uniform(0.3, 0.7), rng.uniform(1.3, 1.8)
         counts[start:start + int(rng.integers(h // 40, h // 8))] *= (
             dim if rng.random() < 0.5 else bright)
-    if "gap_cross" in kinds:  # a stray cross of (enlarged) gap pixels, as on Timepix frames
+    if "gap_cross" in kinds:  # the enlarged pixels between a Timepix quad's chips: each
+        # reads what its area collects, 1.5-3 times a normal pixel's (the corner, both ways)
         row, col = int(rng.integers(h // 4, 3 * h // 4)), int(rng.integers(w // 4, 3 * w // 4))
-        width = int(rng.integers(2, 6))
-        counts[row:row + width, :] = level * 3
-        counts[:, col:col + width] = level * 3
+        width, area = int(rng.integers(2, 7)), np.float32(rng.uniform(1.5, 3.0))
+        counts[row:row + width, :] *= area
+        counts[:, col:col + width] *= area
