@@ -8,7 +8,12 @@ from typer.testing import CliRunner
 from mxqc.classes import CLASSES
 from mxqc.cli import app
 from mxqc.learn import load_model
-from mxqc.learn.fusion import fit_logistic, fused_probabilities, predict_logistic
+from mxqc.learn.fusion import (
+    apply_fusion,
+    fit_logistic,
+    fused_probabilities,
+    predict_logistic,
+)
 from mxqc.scan import ScanOptions, scan
 from mxqc.scan.results import Journal
 from mxqc.simulate.export import write_simulated
@@ -33,6 +38,17 @@ def test_a_model_without_fusion_keeps_the_cnn_verdict(smoke_model_path):
     cnn = np.full((2, len(CLASSES)), 0.3)
     probs, thresholds = fused_probabilities(model, cnn, [{"w_spots": 1.0}] * 2)
     assert probs is cnn and np.array_equal(thresholds, np.tile(model.thresholds, (2, 1)))
+
+
+def test_a_fusion_applies_the_features_it_was_fitted_on():
+    """A model fitted before a witness feature existed keeps its meaning: the new
+    feature's column is not fed to it."""
+    cnn = np.full((2, len(CLASSES)), 0.5)
+    rows = [{"w_faulty_lines": 0.0, "w_cross": 0.0}, {"w_faulty_lines": 0.0, "w_cross": 9.0}]
+    older = {"features": ["faulty_lines"], "mean": [0.0, 0.0], "scale": [1.0, 1.0],
+             "coef": [0.0, 1.0], "intercept": 0.0}
+    probs = apply_fusion({"classes": {"artifact": older}}, cnn, rows)
+    assert probs[0, CLASSES.index("artifact")] == probs[1, CLASSES.index("artifact")] == 0.5
 
 
 @pytest.fixture(scope="module")

@@ -94,8 +94,18 @@ def test_a_cross_of_enlarged_pixels_is_found_at_its_rows_and_columns(pilatus):
         assert band.start <= first and band.end >= first + 3
         assert band.end - band.start < 9  # the lines, and the bins that hold them
         assert band.ratio > 1.25
+    assert found.artefacts.cross == min(rows.ratio, columns.ratio) - 1
     said = found.evidence["artifact"].sentence
-    assert "rows 1" in said and "columns 1" in said and "across the frame" in said
+    assert f"rows {rows.start}–{rows.end} and columns {columns.start}–{columns.end} read" in said
+    assert said.endswith("across the frame (a cross)")
+
+
+def test_a_shutter_band_alone_is_no_cross():
+    frame, _, centre = clean("square1k", seed=3)
+    counts = frame.pixels.copy()
+    counts[400:480] *= 1.6
+    found = witnessed(Frame(counts, frame.geometry), centre)
+    assert [b.axis for b in found.artefacts.bands] == ["row"] and found.artefacts.cross == 0
 
 
 def test_ice_is_found_at_its_d_spacings_within_one_percent():

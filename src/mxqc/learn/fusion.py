@@ -28,14 +28,16 @@ CNN_CLIP = 1e-4  # probabilities are clipped before the logit
 FEATURE_CAP = 10.0  # an unbounded measurement (a module beside dead ones) counts as this
 
 
-def inputs(cnn: np.ndarray, rows, name: str, *, source: str = "fusion") -> np.ndarray:
+def inputs(cnn: np.ndarray, rows, name: str, *, source: str = "fusion",
+           features=None) -> np.ndarray:
     """(n, k) inputs of class ``name``'s model: the CNN's logit (unless ``source`` is
-    'witness') and the class's witness features from results ``rows``."""
+    'witness') and the class's witness ``features`` (default: all its ``FEATURES``; a
+    stored model names those it was fitted on) from results ``rows``."""
     columns = [] if source == "witness" else [
         logit(np.clip(cnn[:, CLASSES.index(name)], CNN_CLIP, 1 - CNN_CLIP))]
     if source != "cnn":
-        columns += [np.array([float(r.get(f"w_{f}") or 0.0) for r in rows])
-                    for f, _ in FEATURES[name]]
+        names = [f for f, _ in FEATURES[name]] if features is None else features
+        columns += [np.array([float(r.get(f"w_{f}") or 0.0) for r in rows]) for f in names]
     if not columns:
         return np.zeros((len(rows), 0))
     return np.nan_to_num(np.column_stack(columns), nan=0.0, posinf=FEATURE_CAP,
@@ -106,7 +108,8 @@ def apply_fusion(spec: dict, cnn: np.ndarray, rows) -> np.ndarray:
     CNN's)."""
     out = np.array(cnn, float, copy=True)
     for name, model in spec["classes"].items():
-        x = inputs(cnn, rows, name, source=spec.get("source", "fusion"))
+        x = inputs(cnn, rows, name, source=spec.get("source", "fusion"),
+                   features=model["features"])
         out[:, CLASSES.index(name)] = predict_logistic(model, x)
     return out
 

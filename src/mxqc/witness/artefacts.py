@@ -79,11 +79,25 @@ class ArtefactFinding:
     bands: tuple[Band, ...]  # at most one of rows and one of columns
     hot_pixels: int
 
+    @property
+    def cross(self) -> float:
+        """The smaller deviation of a row band and a column band on the same side (a
+        cross, as the enlarged pixels between a Timepix quad's chips draw); 0 without one."""
+        if len(self.bands) < 2 or (self.bands[0].ratio > 1) != (self.bands[1].ratio > 1):
+            return 0.0
+        return min(abs(band.ratio - 1) for band in self.bands)
+
     def sentence(self) -> str:
         parts = [line.sentence() for line in self.lines[:3]]
         if self.n_lines > 3:
             parts.append(f"{self.n_lines} faulty lines in all")
-        parts += [band.sentence() for band in self.bands]
+        if self.cross:
+            rows, columns = self.bands
+            parts.append(f"rows {rows.start}–{rows.end} and columns {columns.start}–"
+                         f"{columns.end} read {rows.ratio - 1:+.0%} and {columns.ratio - 1:+.0%}"
+                         " across the frame (a cross)")
+        else:
+            parts += [band.sentence() for band in self.bands]
         if self.hot_pixels >= MIN_HOT_PIXELS:
             parts.append(f"{self.hot_pixels} hot pixels or zingers")
         return "; ".join(parts)

@@ -3,10 +3,10 @@
 Every witness but the ring analysis works on one binned copy of the frame (3×3 for a
 Pilatus 6M, 5×5 for an Eiger 16M, about 0.5 and 0.4 mm): bins keep a spot's counts whole
 and cut the cost nine- to 25-fold; 2×2 bins on a 6M cost twice as much for the same fused
-verdicts on simulated frames. The background model is the azimuthal mean of the spot-free bins at each
-radius, times a fitted sin²2θ-weighted cos 2φ term (beam polarisation, which makes a real
-frame's left and right read up to a third below its top and bottom at high angle): the
-ratio of a bin to it is 1 on a uniform detector, whatever the radial fall-off.
+verdicts on simulated frames. The background model is the azimuthal mean of the spot-free
+bins at each radius, times a fitted sin²2θ-weighted cos 2φ term (beam polarisation, which
+makes a real frame's left and right read up to a third below its top and bottom at high
+angle): the ratio of a bin to it is 1 on a uniform detector, whatever the radial fall-off.
 """
 
 from __future__ import annotations
