@@ -45,6 +45,17 @@ def test_the_adsc_water_ring_flag_carries_its_measured_d_spacing(verdicts):
     assert 3.0 <= float(said.split()[3]) <= 3.7
 
 
+def test_the_adsc_tile_step_flag_carries_what_was_measured(verdicts):
+    """Its tiles' steps (~6 %) are under what a sentence needs on its own (normal frames'
+    modules read up to ±12 %), so the flag shows the measurement and says so."""
+    row = verdicts["adsc.img.bz2"]
+    assert row["non_uniform_detector"] == "1"
+    said = row["evidence_non_uniform_detector"]
+    assert said.startswith("module (1, 1) reads ") and "% above its neighbours (under" in said
+    assert not any(row["evidence_non_uniform_detector"] for name, row in verdicts.items()
+                   if name in NORMAL)
+
+
 def test_the_scan_reports_spots_that_follow_the_grid_on_and_off_the_crystal(verdicts):
     spots = {name[9:13]: int(row["n_spots"]) for name, row in verdicts.items()
              if name.startswith("thau_3_2_")}

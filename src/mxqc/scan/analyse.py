@@ -28,7 +28,7 @@ from mxqc.scan import rings as ring_analysis
 from mxqc.scan.centres import HeaderChecks, centre_columns
 from mxqc.scan.explain import heatmaps, to_image
 from mxqc.scan.options import ScanOptions, frame_key, in_sample
-from mxqc.witness import witness_frame, witness_row
+from mxqc.witness import weak_evidence, witness_frame, witness_row
 
 THUMBNAIL_SIZE = 256
 # thumbnails and overlays of noisy diffraction images: a fifth of a PNG's size (26 against
@@ -56,9 +56,10 @@ def model_for(options: ScanOptions) -> Model:
 
 def _prepare(path: str, index: int, model: Model, options: ScanOptions, checks: HeaderChecks,
              centre: Centre | None = None):
-    """Read, normalise, centre and ring-analyse one frame; (row, image, image centre).
-    ``centre``, where given (the sweep's), is used instead of the frame's own, which
-    ``checks`` (the batch's) finds otherwise."""
+    """Read, normalise, centre, ring-analyse and witness one frame; (row, image, image
+    centre, weak evidence: ``witness.weak_evidence``). ``centre``, where given (the
+    sweep's), is used instead of the frame's own, which ``checks`` (the batch's) finds
+    otherwise."""
     t = {}
     start = time.perf_counter()
     frame = read_frame(path, index)
@@ -76,7 +77,7 @@ def _prepare(path: str, index: int, model: Model, options: ScanOptions, checks: 
            **centre_columns(centre), "header_beam_x": g.beam_x, "header_beam_y": g.beam_y,
            "distance_mm": g.distance_mm, "wavelength_a": g.wavelength_a,
            "warnings": "; ".join(frame.warnings)}
-    found = None
+    found, weak = None, {}
     if options.rings or options.witnesses:
         mark = time.perf_counter()
         if g.can_resolve:
@@ -91,13 +92,15 @@ def _prepare(path: str, index: int, model: Model, options: ScanOptions, checks: 
     if options.witnesses:
         mark = time.perf_counter()
         try:
-            row.update(witness_row(witness_frame(frame, (centre.x, centre.y), found)))
+            witnessed = witness_frame(frame, (centre.x, centre.y), found)
+            row.update(witness_row(witnessed))
+            weak = weak_evidence(witnessed)
         except Exception as exc:  # a failed measurement must not cost the frame its verdict
             row["error"] = f"witnesses failed ({type(exc).__name__}: {exc}); the verdict is " \
                            "the network's alone"
         t["t_witness_ms"] = (time.perf_counter() - mark) * 1e3
     row.update(t)
-    return row, norm.image, (float(image_centre[0]), float(image_centre[1]))
+    return row, norm.image, (float(image_centre[0]), float(image_centre[1])), weak
 
 
 def analyse_units(units, options: ScanOptions | None = None,
@@ -116,13 +119,13 @@ def analyse_units(units, options: ScanOptions | None = None,
     torch.set_num_threads(options.threads)
     model = model_for(options)
     checks = HeaderChecks(options.centre_method)
-    rows, images, image_centres, good = [], [], [], []
+    rows, images, image_centres, weak, good = [], [], [], [], []
     for i, (path, index) in enumerate(units):
         started(i)
         start = time.perf_counter()
         try:
-            row, image, centre = _prepare(path, index, model, options, checks,
-                                          (centres or {}).get((path, index)))
+            row, image, centre, measured = _prepare(path, index, model, options, checks,
+                                                    (centres or {}).get((path, index)))
         except Exception as exc:  # one frame's failure is its row, whatever raised it
             rows.append(error_result(path, index, error_message(exc), {
                 "t_read_ms": (time.perf_counter() - start) * 1e3}).record())
@@ -131,15 +134,18 @@ def analyse_units(units, options: ScanOptions | None = None,
         rows.append(row)
         images.append(image)
         image_centres.append(centre)
+        weak.append(measured)
     started(len(units))
     if good:
         _verdicts(model, np.stack(images), np.array(image_centres), [rows[i] for i in good],
-                  options)
+                  options, weak)
     meta = {"model": model.name, "model_version": model.metadata["mxqc_version"]}
     return [FrameResult.model_validate(row | meta) for row in rows]
 
 
-def _verdicts(model: Model, images, centres, rows, options: ScanOptions) -> None:
+def _verdicts(model: Model, images, centres, rows, options: ScanOptions, weak) -> None:
+    """The verdicts of analysed ``rows`` (fused where they have witnesses), their heatmaps
+    and images; a flagged class nothing was said for gets its ``weak`` evidence."""
     mark = time.perf_counter()
     if isinstance(model, CnnModel):
         x = model.inputs(images, centres)
@@ -175,6 +181,8 @@ def _verdicts(model: Model, images, centres, rows, options: ScanOptions) -> None
             row[f"p_{name}"] = round(float(probs[i, j]), 4)
             row[f"p_cnn_{name}"] = round(float(cnn[i, j]), 4)
             row[name] = int(labels[i, j])
+            if labels[i, j] and not row.get(f"evidence_{name}") and name in weak[i]:
+                row[f"evidence_{name}"] = weak[i][name]
         row["n_anomalies"] = int(labels[i].sum())
         if options.images_dir and (row["n_anomalies"] or in_sample(row, options.sample_every)):
             _write_images(options.images_dir, row, images[i], centres[i], heat.get(i, {}))

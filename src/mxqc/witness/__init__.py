@@ -47,10 +47,15 @@ class Evidence:
         look, e.g. rings without geometry).
     sentence : str
         What was measured, in units ('' when nothing worth saying was found).
+    measured : str
+        The class's largest measurement, however small, with how it compares with normal
+        frames: shown for a flagged class whose ``sentence`` is empty ('' where the
+        witness has nothing weaker to offer).
     """
 
     features: tuple[tuple[str, float], ...]
     sentence: str = ""
+    measured: str = ""  # what a flag rests on where nothing stood out enough to be said
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,14 +147,17 @@ def _artefact_evidence(found: ArtefactFinding) -> Evidence:
 
 def _diffuse_evidence(spread: float) -> Evidence:
     said = (f"the background between the spots varies by {spread:.0%} r.m.s. beyond "
-            "counting noise" if spread >= SAY_TEXTURE else "")
-    return Evidence((("texture", spread),), said)
+            "counting noise")
+    if spread >= SAY_TEXTURE:
+        return Evidence((("texture", spread),), said, said)
+    weak = f"{said} (under {SAY_TEXTURE:.0%}: within what normal frames show)"
+    return Evidence((("texture", spread),), "", weak if round(spread, 2) > 0 else "")
 
 
 def _response_evidence(found: ResponseFinding) -> Evidence:
     return Evidence((("module_deviation", abs(found.module_deviation)),
                      ("halves", abs(found.halves)), ("step", abs(found.step)),
-                     ("gradient", abs(found.gradient))), found.sentence())
+                     ("gradient", abs(found.gradient))), found.sentence(), found.measured())
 
 
 def feature_columns() -> tuple[str, ...]:
@@ -158,6 +166,12 @@ def feature_columns() -> tuple[str, ...]:
 
 
 SPOT_COLUMNS = ("n_spots", "resolution_a", "spot_i_sigma", "background_counts", "hot_pixels")
+
+
+def weak_evidence(found: Witnessed) -> dict[str, str]:
+    """Per class, what a flag rests on where the witnesses said nothing (``Evidence
+    .measured``); classes without such a measurement are left out."""
+    return {c: e.measured for c, e in found.evidence.items() if e.measured and not e.sentence}
 
 
 def witness_row(found: Witnessed) -> dict:

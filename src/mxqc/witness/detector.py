@@ -57,7 +57,7 @@ MIN_STEP = 0.08  # relative steps smaller than this are not measured
 STEP_SIGMA = 5.0  # a step must stand this far above its counting noise
 MIN_STEP_GROUPS = 3  # and run along the line for this many groups (384 raw px)
 MIN_MODULE_EXPECTED = 20.0  # counts a cell must expect to say anything of its module
-MODULE_OFF = 0.15  # gain differences said in the sentence (real frames' anisotropy: ±10 %)
+MODULE_OFF = 0.15  # gain differences said in the sentence (normal real frames: up to ±12 %)
 SHADOW = 0.6  # cells reading below this share of the background are shadowed (beam stop,
 # its arm, the goniometer), not a gain: left out of the steps
 DEAD = 0.05  # cells reading below this share of the background read nothing
@@ -108,24 +108,40 @@ class ResponseFinding:
     gradient_axis: str
 
     def sentence(self) -> str:
+        """The gain differences of at least MODULE_OFF, each as a phrase."""
+        return "; ".join(said for size, said in self._parts() if abs(size) >= MODULE_OFF)
+
+    def measured(self) -> str:
+        """The largest gain difference, however small ('' under 1 %), and how it compares
+        with what normal frames show: the support a flag has where nothing is said."""
+        parts = [(size, said) for size, said in self._parts() if round(abs(size), 2) > 0]
+        if not parts:
+            return ""
+        size, said = max(parts, key=lambda part: abs(part[0]))
+        return said if abs(size) >= MODULE_OFF else (
+            f"{said} (under {MODULE_OFF:.0%}: within what normal frames show)")
+
+    def _parts(self) -> list[tuple[float, str]]:
         parts = []
-        if self.module is not None and abs(self.module_deviation) >= MODULE_OFF:
+        if self.module is not None and self.module_deviation:
             side = "above" if self.module_deviation > 0 else "below"
             more = f" ({self.modules_off} modules off)" if self.modules_off > 1 else ""
-            parts.append(f"module {self.module} reads {abs(self.module_deviation):.0%} "
-                         f"{side} its neighbours{more}")
-        if abs(self.halves) >= MODULE_OFF:
+            parts.append((self.module_deviation,
+                          f"module {self.module} reads {abs(self.module_deviation):.0%} "
+                          f"{side} its neighbours{more}"))
+        if self.halves:
             first, second = ("left", "right") if self.halves_axis == "x" else ("upper", "lower")
-            parts.append(f"the {second} half reads {self.halves:+.0%} against the {first}")
-        if abs(self.step) >= MODULE_OFF:
+            parts.append((self.halves,
+                          f"the {second} half reads {self.halves:+.0%} against the {first}"))
+        if self.step:
             line = "column" if self.step_axis == "column" else "row"
             along = "rows" if line == "column" else "columns"
-            parts.append(f"gain step of {self.step:+.0%} across {line} {self.step_at} "
-                         f"({along} {self.step_from}–{self.step_to})")
-        if abs(self.gradient) >= MODULE_OFF:
-            parts.append(f"gain changes {self.gradient:+.0%} across the frame along "
-                         f"{self.gradient_axis}")
-        return "; ".join(parts)
+            parts.append((self.step, f"gain step of {self.step:+.0%} across {line} "
+                                     f"{self.step_at} ({along} {self.step_from}–{self.step_to})"))
+        if self.gradient:
+            parts.append((self.gradient, f"gain changes {self.gradient:+.0%} across the frame "
+                                         f"along {self.gradient_axis}"))
+        return parts
 
 
 @dataclass(frozen=True, eq=False)
