@@ -79,6 +79,22 @@ def test_a_dead_column_is_found_at_its_index_over_its_length(pilatus):
     assert (line.axis, line.first, line.width, line.kind) == ("column", 1247, 1, "dead")
     assert line.end - line.start > 0.9 * frame.shape[0]
     assert found.evidence["artifact"].sentence.startswith("column 1247 dead over rows")
+    assert found.artefacts.span > 0.9
+
+
+def test_a_readout_streak_is_a_hot_row_over_its_length_not_a_spot(pilatus):
+    frame, _, centre = pilatus
+    counts = frame.pixels.copy()
+    streak = counts[700, 400:1000]  # a view: module gaps on the row stay NaN
+    streak[np.isfinite(streak)] = 1e5 * np.exp(-np.arange(600) / 200)[np.isfinite(streak)]
+    found = witnessed(Frame(counts, frame.geometry), centre)
+    line = found.artefacts.lines[0]
+    assert (line.axis, line.first, line.width, line.kind) == ("row", 700, 1, "hot")
+    assert line.start <= 432 and line.end >= 960
+    assert found.artefacts.span == pytest.approx((line.end - line.start + 1) / frame.shape[1],
+                                                 abs=0.001)
+    assert found.spots.n_spots <= witnessed(frame, centre).spots.n_spots
+    assert found.evidence["artifact"].sentence.startswith("row 700 at ")
 
 
 def test_a_shutter_band_is_found_at_its_rows():

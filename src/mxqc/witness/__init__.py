@@ -27,7 +27,8 @@ FEATURES: dict[str, tuple[tuple[str, int], ...]] = {
     "background_ring": (("water_significance", 1),),
     "strong_background": (("spot_i_sigma", -1), ("spots", -1), ("background_share", 1)),
     "diffuse_scattering": (("texture", 1),),
-    "artifact": (("faulty_lines", 1), ("band", 1), ("cross", 1), ("hot_pixels", 1)),
+    "artifact": (("faulty_lines", 1), ("line_span", 1), ("band", 1), ("cross", 1),
+                 ("hot_pixels", 1)),
     "ice_ring": (("ice_lines", 1), ("ice_significance", 1)),
     "non_uniform_detector": (("module_deviation", 1), ("halves", 1), ("step", 1),
                              ("gradient", 1)),
@@ -140,7 +141,8 @@ def _spot_evidence(spots: SpotFinding) -> dict[str, Evidence]:
 
 def _artefact_evidence(found: ArtefactFinding) -> Evidence:
     band = max((abs(b.ratio - 1) for b in found.bands), default=0.0)
-    return Evidence((("faulty_lines", float(np.log1p(found.n_lines))), ("band", band),
+    return Evidence((("faulty_lines", float(np.log1p(found.n_lines))),
+                     ("line_span", found.span), ("band", band),
                      ("cross", found.cross), ("hot_pixels", float(np.log1p(found.hot_pixels)))),
                     found.sentence())
 

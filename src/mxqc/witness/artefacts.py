@@ -53,7 +53,8 @@ class Line:
                  f"{self.axis}s {self.first}–{self.first + self.width - 1}")
         along = "rows" if self.axis == "column" else "columns"
         reads = ("dead" if self.ratio < 0.05 else
-                 f"at {self.ratio:.0%} of the {self.axis}s beside it")
+                 f"at {self.ratio:,.0f} times the {self.axis}s beside it" if self.ratio >= 10
+                 else f"at {self.ratio:.0%} of the {self.axis}s beside it")
         return f"{which} {reads} over {along} {self.start}–{self.end}"
 
 
@@ -76,6 +77,7 @@ class Band:
 class ArtefactFinding:
     lines: tuple[Line, ...]
     n_lines: int  # faulty lines found (lines holds at most MAX_LINES)
+    span: float  # the longest faulty line's span, as a share of the frame along it
     bands: tuple[Band, ...]  # at most one of rows and one of columns
     hot_pixels: int
 
@@ -118,7 +120,9 @@ def measure_artefacts(binned, spot_bins: np.ndarray, expected: np.ndarray, pixel
              *_lines(*_block_sums(zeroed, valid, 1), _layout_lines(rows), gain, "row",
                      binned.k, pixels.T)]
     found.sort(key=lambda line: -(line.end - line.start) * abs(np.log(max(line.ratio, 1e-3))))
-    return ArtefactFinding(tuple(found[:MAX_LINES]), len(found),
+    span = max(((line.end - line.start + 1) / pixels.shape[line.axis == "row"]
+                for line in found), default=0.0)
+    return ArtefactFinding(tuple(found[:MAX_LINES]), len(found), round(span, 3),
                            _bands(counts, expected, gain, binned.k, (rows, cols)), hot_pixels)
 
 

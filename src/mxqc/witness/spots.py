@@ -6,7 +6,9 @@ counting statistics, variance/mean > 1 + σ_b √(2/(N−1)), and the pixel itse
 σ_s √mean above the local mean. Connected signal pixels are a candidate; its background
 is the local mean of the non-signal pixels about it, its I/σ the summed excess over the
 counting noise. One-pixel candidates are hot pixels or zingers, not spots: a Bragg spot
-on a 75–172 µm pixel detector covers several pixels.
+on a 75–172 µm pixel detector covers several pixels. Nor are candidates one or two bins
+across and many along a row or column: readout streaks and hot lines, for the artefact
+witness to judge.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ SIGMA_BACKGROUND = 6.0  # DIALS's default σ_b
 SIGMA_STRONG = 3.0  # DIALS's default σ_s
 MIN_VALID = 3  # valid pixels a window needs
 MAX_SPOT_PX = 250  # larger candidates (binned pixels) are rings, streaks or shadow edges
+LINE_WIDTH = 2  # a candidate at most this many bins across and ...
+LINE_LENGTH = 16  # ... this many long is a streak or a hot line along a row or column
 HOT_SHARE = 0.8  # a one-bin candidate with this share of its counts in one pixel is hot
 HOT_I_SIGMA = 10.0  # if it stands this far above the noise (a noise spike does not)
 GOOD_I_SIGMA = 3.0  # a spot counted toward the resolution estimate
@@ -130,13 +134,13 @@ def measure_spots(frame: Frame, binned: Binned, counts: np.ndarray, valid: np.nd
     """The candidates of a ``signal`` mask (``signal_pixels`` on the ``binned`` frame's
     ``counts``, 0 where not ``valid``) measured, and the mask of the bins that belong to
     spots, hot pixels or zingers (what a line or a band must not be judged by; larger
-    candidates such as bright lines are not in it)."""
+    candidates and line-like ones, streaks and hot lines, are not in it)."""
     quiet = valid & ~signal
     with np.errstate(divide="ignore", invalid="ignore"):
         local = _box_sum(np.where(quiet, counts, np.float32(0))) / _box_sum(
             quiet.view(np.uint8).astype(np.float32))
-    n_labels, labels = cv2.connectedComponents(signal.view(np.uint8), connectivity=8,
-                                               ltype=cv2.CV_32S)
+    n_labels, labels, stats, _ = cv2.connectedComponentsWithStats(
+        signal.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
     on = labels[signal]
     ys, xs = np.nonzero(signal)
     raw = counts[signal].astype(np.float64)
@@ -152,12 +156,13 @@ def measure_spots(frame: Frame, binned: Binned, counts: np.ndarray, valid: np.nd
     i_sigma = per_spot(raw - background) / np.sqrt(
         np.maximum(gain * (per_spot(raw) + per_spot(background)), 1.0))
     hot = _hot(frame.pixels, binned.k, ys, xs, on, size, local) & (i_sigma >= HOT_I_SIGMA)
-    spot = ~hot & (size <= MAX_SPOT_PX)
+    compact = (size <= MAX_SPOT_PX) & ~_line_like(stats[1:])
+    spot = ~hot & compact
     cx = binned.to_raw(per_spot(xs * positive) / weight)
     cy = binned.to_raw(per_spot(ys * positive) / weight)
     good = spot & (i_sigma >= GOOD_I_SIGMA)
     spot_bins = np.zeros(signal.shape, bool)
-    spot_bins[ys, xs] = (size <= MAX_SPOT_PX)[on - 1]
+    spot_bins[ys, xs] = compact[on - 1]
     return SpotFinding(
         n_spots=int(spot.sum()), n_good=int(good.sum()),
         median_i_sigma=float(np.median(i_sigma[spot])) if spot.any() else 0.0,
@@ -167,6 +172,13 @@ def measure_spots(frame: Frame, binned: Binned, counts: np.ndarray, valid: np.nd
         n_hot_pixels=int(hot.sum()), gain=round(gain, 2),
         x=cx[spot].astype(np.float32), y=cy[spot].astype(np.float32),
         i_sigma=i_sigma[spot].astype(np.float32)), spot_bins
+
+
+def _line_like(stats: np.ndarray) -> np.ndarray:
+    """Per candidate (``cv2.connectedComponentsWithStats`` rows): its bounding box is at
+    most LINE_WIDTH bins across and at least LINE_LENGTH along a row or column."""
+    width, height = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    return (np.minimum(width, height) <= LINE_WIDTH) & (np.maximum(width, height) >= LINE_LENGTH)
 
 
 def _hot(pixels: np.ndarray, k: int, ys, xs, on, size, local) -> np.ndarray:
