@@ -132,23 +132,24 @@ def test_ccd_tiles_are_separated_by_zero_count_seams_like_the_real_adsc():
     assert np.all(np.median(counts[100:1000, middle - 2:middle + 3], axis=0) == 0)
 
 
+def recorded_flat(artifact: str, seed: int):
+    """(counts, change) of a flat 400-count exposure recorded with one ``artifact``."""
+    flat = quiet_scene(flat_background=400.0, artifacts=(artifact,))
+    return response.record(flat, np.full(flat.model.shape, 400.0, np.float32),
+                           np.ones(flat.model.shape, np.float32), np.random.default_rng(seed))
+
+
 def test_shutter_bands_change_the_exposure_visibly():
-    flat = quiet_scene(flat_background=400.0, artifacts=("shutter_band",))
     for seed in range(20):
-        counts, change = response.record(flat, np.full(flat.model.shape, 400.0, np.float32),
-                                         np.ones(flat.model.shape, np.float32),
-                                         np.random.default_rng(seed))
+        counts, change = recorded_flat("shutter_band", seed)
         assert np.any(change != 0)
         rows = np.median(counts, axis=1) / np.median(counts)
         assert np.abs(rows - 1).max() >= 0.25  # a band of at least ±30 %, minus noise
 
 
 def test_a_gap_cross_reads_what_its_enlarged_pixels_collect():
-    flat = quiet_scene(flat_background=400.0, artifacts=("gap_cross",))
     for seed in range(10):
-        counts, _ = response.record(flat, np.full(flat.model.shape, 400.0, np.float32),
-                                    np.ones(flat.model.shape, np.float32),
-                                    np.random.default_rng(seed))
+        counts, _ = recorded_flat("gap_cross", seed)
         rows = np.median(counts, axis=1) / 400.0
         columns = np.median(counts, axis=0) / 400.0
         for lines in (rows, columns):
