@@ -5,7 +5,7 @@ import pytest
 
 from mxqc.classes import CLASSES
 from mxqc.frame import Frame, Geometry
-from mxqc.scan.rings import analyse_rings
+from mxqc.scan.rings import _bin, analyse_rings
 from mxqc.scatterers import ICE_IH
 from mxqc.simulate.generate import simulate_frame
 
@@ -93,3 +93,18 @@ def test_the_ring_grid_is_pyfais_geometry(geometry):
     width = (q.max() - q.min()) / N_RADIAL
     np.testing.assert_allclose(grid.q, q.min() + (np.arange(N_RADIAL) + 0.5) * width,
                                rtol=1e-9)
+
+
+def test_binned_frames_of_one_shape_keep_their_own_gaps():
+    """The valid share of each bin is cached by the gap mask: other gaps get their own."""
+    counts = np.full((600, 600), 9.0, np.float32)
+    first, second = counts.copy(), counts.copy()
+    first[99:105], second[:, 301:303] = np.nan, np.nan
+    for frame, empty_rows, empty_columns in ((first, [33, 34], []), (second, [], []),
+                                             (first, [33, 34], [])):
+        binned, empty = _bin(frame, 3)
+        assert np.flatnonzero(empty.all(axis=1)).tolist() == empty_rows
+        assert np.flatnonzero(empty.all(axis=0)).tolist() == empty_columns
+        assert np.allclose(binned[~empty], 9.0)  # the mean of a bin's valid pixels
+    partly = _bin(second, 3)[0][:, 100]  # two of its three columns are gap
+    assert np.allclose(partly, 9.0)

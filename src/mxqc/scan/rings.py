@@ -20,6 +20,7 @@ from scipy.ndimage import gaussian_filter1d, median_filter
 from scipy.signal import find_peaks
 
 from mxqc.frame import Frame
+from mxqc.normalise import area_weight
 from mxqc.scatterers import ICE_IC, ICE_IH, LOW_RESOLUTION_A, WATER_BAND_A
 
 N_RADIAL = 400
@@ -154,8 +155,7 @@ def _bin(pixels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     filled = np.array(pixels[:h, :w], np.float32)  # NaN → 0 in place: one pass, not np.where
     cv2.patchNaNs(filled, 0)
     total = cv2.resize(filled, (w // k, h // k), interpolation=cv2.INTER_AREA)
-    share = cv2.resize(np.isfinite(pixels[:h, :w]).astype(np.float32), (w // k, h // k),
-                       interpolation=cv2.INTER_AREA)
+    share = area_weight(np.isfinite(pixels[:h, :w]), w // k, h // k)
     binned = np.where(share > 0, total / np.maximum(share, 1e-6), 0).astype(np.float32)
     return binned, share <= 0
 
