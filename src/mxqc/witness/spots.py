@@ -139,8 +139,8 @@ def measure_spots(frame: Frame, binned: Binned, counts: np.ndarray, valid: np.nd
     with np.errstate(divide="ignore", invalid="ignore"):
         local = _box_sum(np.where(quiet, counts, np.float32(0))) / _box_sum(
             quiet.view(np.uint8).astype(np.float32))
-    n_labels, labels, stats, _ = cv2.connectedComponentsWithStats(
-        signal.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    n_labels, labels = cv2.connectedComponents(signal.view(np.uint8), connectivity=8,
+                                               ltype=cv2.CV_32S)
     on = labels[signal]
     ys, xs = np.nonzero(signal)
     raw = counts[signal].astype(np.float64)
@@ -156,7 +156,7 @@ def measure_spots(frame: Frame, binned: Binned, counts: np.ndarray, valid: np.nd
     i_sigma = per_spot(raw - background) / np.sqrt(
         np.maximum(gain * (per_spot(raw) + per_spot(background)), 1.0))
     hot = _hot(frame.pixels, binned.k, ys, xs, on, size, local) & (i_sigma >= HOT_I_SIGMA)
-    compact = (size <= MAX_SPOT_PX) & ~_line_like(stats[1:])
+    compact = (size <= MAX_SPOT_PX) & ~_line_like(on, ys, xs, n_labels)
     spot = ~hot & compact
     cx = binned.to_raw(per_spot(xs * positive) / weight)
     cy = binned.to_raw(per_spot(ys * positive) / weight)
@@ -174,10 +174,20 @@ def measure_spots(frame: Frame, binned: Binned, counts: np.ndarray, valid: np.nd
         i_sigma=i_sigma[spot].astype(np.float32)), spot_bins
 
 
-def _line_like(stats: np.ndarray) -> np.ndarray:
-    """Per candidate (``cv2.connectedComponentsWithStats`` rows): its bounding box is at
-    most LINE_WIDTH bins across and at least LINE_LENGTH along a row or column."""
-    width, height = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+def _line_like(on, ys, xs, n_labels: int) -> np.ndarray:
+    """Per candidate (label ``on`` of each signal bin at ``ys``, ``xs``): its bounding box
+    is at most LINE_WIDTH bins across and at least LINE_LENGTH along a row or column.
+    (The extents by ufunc.at over the signal bins: cv2's component statistics cost a pass
+    over the whole frame.)"""
+
+    def extent(values):
+        low = np.full(n_labels, np.iinfo(np.intp).max)
+        high = np.full(n_labels, -1)
+        np.minimum.at(low, on, values)
+        np.maximum.at(high, on, values)
+        return (high - low + 1)[1:]
+
+    width, height = extent(xs), extent(ys)
     return (np.minimum(width, height) <= LINE_WIDTH) & (np.maximum(width, height) >= LINE_LENGTH)
 
 
