@@ -110,12 +110,17 @@ MIN_AREA_COVER = 0.5
 _AREA_WEIGHTS: dict = {}  # (shape, out size, valid-mask digest) → the mask's area resize
 
 
+def mask_digest(mask: np.ndarray) -> bytes:
+    """A short key for a boolean mask: the caches of what depends only on a detector's gaps
+    are keyed by it."""
+    return hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
+
+
 def area_weight(valid: np.ndarray, width: int, height: int) -> np.ndarray:
     """Share of valid raw pixels under each of (height, width) output pixels (the mask's
     area resize; read-only), cached by the mask: the frames of one detector share their
     gaps, and resizing the mask cost as much as resizing the counts."""
-    key = (valid.shape, width, height,
-           hashlib.blake2b(np.packbits(valid).tobytes(), digest_size=16).digest())
+    key = (valid.shape, width, height, mask_digest(valid))
     if key not in _AREA_WEIGHTS:
         if len(_AREA_WEIGHTS) >= 8:
             _AREA_WEIGHTS.clear()

@@ -10,7 +10,6 @@ do; a ring's coverage is the fraction of sectors in which it stands above the ba
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -20,7 +19,7 @@ from scipy.ndimage import gaussian_filter1d, median_filter
 from scipy.signal import find_peaks
 
 from mxqc.frame import Frame
-from mxqc.normalise import area_weight
+from mxqc.normalise import area_weight, mask_digest
 from mxqc.scatterers import ICE_IC, ICE_IH, LOW_RESOLUTION_A, WATER_BAND_A
 
 N_RADIAL = 400
@@ -94,7 +93,7 @@ class _Grid:
     def mask_sums(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Solid angle and number of the valid pixels in each bin, cached by ``mask``: a
         detector's gaps repeat frame after frame."""
-        key = hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
+        key = mask_digest(mask)
         if key not in self.masked:
             if len(self.masked) >= 8:
                 self.masked.clear()
