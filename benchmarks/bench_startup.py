@@ -1,0 +1,89 @@
+"""Where a scan's start-up goes: `mxqc scan` of one frame, end to end, and its parts, each
+timed in a fresh interpreter (a warm file cache: every run after the first).
+
+    .venv/bin/python benchmarks/bench_startup.py [--repeats 3] [--frame FILE]
+
+Parts: the command's own imports (``mxqc.cli``); what a worker imports before it reads its
+first frame (``mxqc.scan.analyse``: no torch); the network, which a worker loads in a thread
+while it measures its first frames (torch, torchvision, the default model's weights); and
+one Pilatus 6M frame's read and measurement in that worker. The first frame's analysis
+starts after the command's imports, a worker's spawn and its imports; the first verdict
+waits for the network as well. Medians over the repeats. Writes a table to stdout for
+benchmarks/results-scan.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PARTS = {
+    "command imports (mxqc.cli)": "import mxqc.cli",
+    "interpreter alone": "pass",
+    "worker imports before its first frame (mxqc.scan.analyse)": "import mxqc.scan.analyse",
+    "network: torch + torchvision": "import torch, torchvision",
+    "network: torch + torchvision + default model": (
+        "from mxqc.scan.analyse import model_for; from mxqc.scan.options import ScanOptions;"
+        " model_for(ScanOptions())"),
+}
+FRAME = """
+import sys, time
+from mxqc.scan.analyse import _prepare
+from mxqc.scan.centres import HeaderChecks
+from mxqc.scan.options import ScanOptions
+from mxqc.learn.bundle import read_card
+options = ScanOptions()
+normalisation = read_card(None)["normalisation"]
+start = time.perf_counter()
+_prepare(sys.argv[1], 0, normalisation, options, HeaderChecks(options.centre_method))
+print(time.perf_counter() - start)
+"""
+
+
+def timed(argv) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--frame", help="a Pilatus 6M CBF (default: one simulated here)")
+    args = parser.parse_args()
+    python = sys.executable
+    with tempfile.TemporaryDirectory() as tmp:
+        frame = args.frame or _simulated(Path(tmp))
+        rows = []
+        scan = [str(Path(python).with_name("mxqc")), "scan", frame, "--out",
+                str(Path(tmp) / "out"), "--no-report"]
+        timed(scan)  # the file cache warm
+        rows.append(("`mxqc scan` of one frame, end to end",
+                     statistics.median(timed(scan) for _ in range(args.repeats))))
+        for name, code in PARTS.items():
+            rows.append((name, statistics.median(timed([python, "-c", code])
+                                                 for _ in range(args.repeats))))
+        frame_s = [float(subprocess.run([python, "-c", FRAME, frame], check=True,
+                                        capture_output=True, text=True, cwd=ROOT).stdout)
+                   for _ in range(args.repeats)]
+        rows.append(("one frame read and measured (in a warm worker)", statistics.median(frame_s)))
+    print("| part | seconds |\n|---|---|")
+    for name, seconds in rows:
+        print(f"| {name} | {seconds:.2f} |")
+
+
+def _simulated(tmp: Path) -> str:
+    from mxqc.simulate.export import write_simulated
+
+    write_simulated(tmp / "frames", 1, detector="pilatus6m", fmt="cbf", seed=3)
+    return str(next((tmp / "frames").glob("*.cbf")))
+
+
+if __name__ == "__main__":
+    main()
