@@ -52,10 +52,10 @@ def new_geometry(frame, centre) -> dict[str, float]:
     t = {}
     ring_analysis._grid.cache_clear()
     background._polar.cache_clear()
-    start = time.perf_counter()
-    analyse_rings(frame, centre)
-    t["rings"] = time.perf_counter() - start
     binned = Binned.of(frame.pixels)
+    start = time.perf_counter()
+    analyse_rings(frame, centre, binned=binned)
+    t["rings"] = time.perf_counter() - start
     quiet = np.isfinite(binned.counts)
     start = time.perf_counter()
     isotropic_background(binned, quiet, centre)
@@ -74,12 +74,12 @@ def stages(frame, centre):
         t[name] = now - mark
         mark = now
 
-    rings = analyse_rings(frame, centre)
-    lap("rings (grid cached)")
-    binned = Binned.of(frame.pixels)
+    binned = Binned.of(frame.pixels)  # one binned copy for the rings and the witnesses
     valid = np.isfinite(binned.counts)
     counts = np.where(valid, binned.counts, np.float32(0))
     lap("binning")
+    rings = analyse_rings(frame, centre, binned=binned)
+    lap("rings (grid cached)")
     signal, gain = signal_pixels(counts, valid)
     lap("spot threshold")
     spots, spot_bins = measure_spots(frame, binned, counts, valid, signal, gain, centre)

@@ -5,9 +5,11 @@ import pytest
 
 from mxqc.classes import CLASSES
 from mxqc.frame import Frame, Geometry
-from mxqc.scan.rings import _bin, analyse_rings
+from mxqc.normalise import area_weight
+from mxqc.scan.rings import analyse_rings
 from mxqc.scatterers import ICE_IH
 from mxqc.simulate.generate import simulate_frame
+from mxqc.witness.background import Binned
 
 
 def _frame(seed, detector, *names):
@@ -95,16 +97,32 @@ def test_the_ring_grid_is_pyfais_geometry(geometry):
                                rtol=1e-9)
 
 
-def test_binned_frames_of_one_shape_keep_their_own_gaps():
-    """The valid share of each bin is cached by the gap mask: other gaps get their own."""
-    counts = np.full((600, 600), 9.0, np.float32)
-    first, second = counts.copy(), counts.copy()
-    first[99:105], second[:, 301:303] = np.nan, np.nan
-    for frame, empty_rows, empty_columns in ((first, [33, 34], []), (second, [], []),
-                                             (first, [33, 34], [])):
-        binned, empty = _bin(frame, 3)
-        assert np.flatnonzero(empty.all(axis=1)).tolist() == empty_rows
-        assert np.flatnonzero(empty.all(axis=0)).tolist() == empty_columns
-        assert np.allclose(binned[~empty], 9.0)  # the mean of a bin's valid pixels
-    partly = _bin(second, 3)[0][:, 100]  # two of its three columns are gap
-    assert np.allclose(partly, 9.0)
+def test_area_weights_of_one_shape_keep_their_own_gaps():
+    """The valid share of each resized pixel is cached by the gap mask: other gaps get
+    their own."""
+    valid = np.ones((600, 600), bool)
+    first, second = valid.copy(), valid.copy()
+    first[99:105], second[:, 301:303] = False, False
+    for mask, empty_rows, partly_column in ((first, [33, 34], None), (second, [], 100),
+                                            (first, [33, 34], None)):
+        share = area_weight(mask, 200, 200)
+        assert np.flatnonzero((share == 0).all(axis=1)).tolist() == empty_rows
+        if partly_column is not None:  # two of its three columns are gap
+            assert np.allclose(share[:, partly_column], 1 / 3)
+
+
+@pytest.mark.parametrize("detector", ["pilatus6m", "square1k"])
+def test_the_rings_work_on_the_callers_bins_without_filling_their_gaps(detector):
+    """The ring analysis integrates the witnesses' bins (3×3 on a 6M; on a 1024² frame the
+    bins are the frame's own pixels): given them, it finds what it finds alone, and
+    leaves their NaN gaps and the frame as they were."""
+    frame, _ = _frame(3, detector, "ice_ring")
+    frame.pixels[:, 500] = np.nan  # a masked column, on the gap-free square too
+    binned = Binned.of(frame.pixels)
+    gaps, pixels = np.isnan(binned.counts).sum(), frame.pixels.copy()
+    shared = analyse_rings(frame, binned=binned)
+    assert np.isnan(binned.counts).sum() == gaps > 0
+    np.testing.assert_array_equal(frame.pixels, pixels)
+    assert shared.of_kind("ice")
+    assert [(r.d_a, r.kind) for r in shared.rings] == [
+        (r.d_a, r.kind) for r in analyse_rings(frame).rings]

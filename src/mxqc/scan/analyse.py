@@ -33,6 +33,7 @@ from mxqc.scan import rings as ring_analysis
 from mxqc.scan.centres import HeaderChecks, centre_columns
 from mxqc.scan.options import ScanOptions, frame_key, in_sample
 from mxqc.witness import weak_evidence, witness_frame, witness_row
+from mxqc.witness.background import Binned
 
 if TYPE_CHECKING:
     from mxqc.learn.model import Model
@@ -104,8 +105,9 @@ def _prepare(path: str, index: int, normalisation: dict, options: ScanOptions,
     found, weak = None, {}
     if options.rings or options.witnesses:
         mark = time.perf_counter()
+        binned = Binned.of(frame.pixels)  # one binned copy for the rings and the witnesses
         if g.can_resolve:
-            found = ring_analysis.analyse_rings(frame, (centre.x, centre.y))
+            found = ring_analysis.analyse_rings(frame, (centre.x, centre.y), binned=binned)
             for kind in ("ice", "water", "low-resolution"):
                 row[f"rings_{kind.replace('-', '_')}_d_a"] = ";".join(
                     f"{r.d_a:.2f}" for r in found.of_kind(kind))
@@ -116,7 +118,7 @@ def _prepare(path: str, index: int, normalisation: dict, options: ScanOptions,
     if options.witnesses:
         mark = time.perf_counter()
         try:
-            witnessed = witness_frame(frame, (centre.x, centre.y), found)
+            witnessed = witness_frame(frame, (centre.x, centre.y), found, binned)
             row.update(witness_row(witnessed))
             weak = weak_evidence(witnessed)
         except Exception as exc:  # a failed measurement must not cost the frame its verdict

@@ -13,14 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, median_filter
 from scipy.signal import find_peaks
 
 from mxqc.frame import Frame
-from mxqc.normalise import area_weight, mask_digest
+from mxqc.normalise import mask_digest
 from mxqc.scatterers import ICE_IC, ICE_IH, LOW_RESOLUTION_A, WATER_BAND_A
+from mxqc.witness.background import Binned
 
 N_RADIAL = 400
 N_AZIMUTHAL = 90
@@ -138,25 +138,13 @@ def _bin_index(values: np.ndarray, n: int) -> np.ndarray:
 def _cake(pixels: np.ndarray, mask: np.ndarray, grid: _Grid) -> tuple[np.ndarray, np.ndarray]:
     """(N_AZIMUTHAL, N_RADIAL) mean intensity per unit solid angle (NaN where no valid pixel
     falls) and the number of valid pixels in each bin."""
-    # masked pixels are 0 (``_bin``, ``analyse_rings``): summing them changes nothing
+    # masked bins are 0 (``analyse_rings``): summing them changes nothing
     signal = np.bincount(grid.index, pixels.ravel(), N_AZIMUTHAL * N_RADIAL)
     norm, count = grid.mask_sums(mask)
     with np.errstate(invalid="ignore", divide="ignore"):
         cake = np.where(count > 0, signal / norm, np.nan)
     shape = (N_AZIMUTHAL, N_RADIAL)
     return cake.reshape(shape), count.reshape(shape)
-
-
-def _bin(pixels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """k×k mean of valid pixels, and the mask of bins without any (rings are several
-    pixels wide and N_RADIAL bins span ≥ 4 raw pixels on large detectors)."""
-    h, w = pixels.shape[0] // k * k, pixels.shape[1] // k * k
-    filled = np.array(pixels[:h, :w], np.float32)  # NaN → 0 in place: one pass, not np.where
-    cv2.patchNaNs(filled, 0)
-    total = cv2.resize(filled, (w // k, h // k), interpolation=cv2.INTER_AREA)
-    share = area_weight(np.isfinite(pixels[:h, :w]), w // k, h // k)
-    binned = np.where(share > 0, total / np.maximum(share, 1e-6), 0).astype(np.float32)
-    return binned, share <= 0
 
 
 def column_quantile(values: np.ndarray, fraction: float) -> np.ndarray:
@@ -194,11 +182,14 @@ def _shape(above: np.ndarray) -> str:
     return "spotty" if pieces > 4 else "arc"
 
 
-def analyse_rings(frame: Frame, centre=None, *, min_significance: float = MIN_SIGNIFICANCE,
-                  max_pixels: int = 1_200_000) -> RingAnalysis:
+def analyse_rings(frame: Frame, centre=None, *, binned: Binned | None = None,
+                  min_significance: float = MIN_SIGNIFICANCE) -> RingAnalysis:
     """Rings of a raw frame. ``centre`` (raw x, y) overrides the header's beam position.
 
-    Raises ValueError when the geometry does not allow d-spacings.
+    The frame is integrated in the witnesses' bins (``witness.background.Binned``: 3×3 on
+    a Pilatus 6M), ``binned`` where the caller has them; a bin that touches a gap or a
+    masked pixel is left out. Raises ValueError when the geometry does not allow
+    d-spacings.
     """
     g = frame.geometry
     if not g.can_resolve:
@@ -206,14 +197,12 @@ def analyse_rings(frame: Frame, centre=None, *, min_significance: float = MIN_SI
     bx, by = centre if centre is not None else (g.beam_x, g.beam_y)
     if bx is None or by is None:
         raise ValueError("ring analysis needs a beam centre")
-    pixels, pixel_mm = frame.pixels, g.pixel_size_mm
-    k = int(np.ceil(np.sqrt(pixels.size / max_pixels)))
-    if k > 1:  # a Pilatus 6M is integrated in 3×3 bins
-        pixels, mask = _bin(pixels, k)
-        bx, by, pixel_mm = (bx + 0.5) / k - 0.5, (by + 0.5) / k - 0.5, pixel_mm * k
-    else:
-        mask = ~np.isfinite(pixels)
-        pixels = np.where(mask, 0, pixels).astype(np.float32)
+    binned = binned or Binned.of(frame.pixels)
+    k = binned.k
+    mask = ~np.isfinite(binned.counts)
+    pixels = binned.counts / np.float32(k * k)  # a copy: the NaN fill may not touch binned
+    pixels[mask] = 0
+    (bx, by), pixel_mm = binned.to_bins((bx, by)), g.pixel_size_mm * k
     # Centres on a whole-pixel grid let a sweep reuse one grid (the located centre wobbles
     # by a pixel from frame to frame). A centre off by half a pixel moves a ring's radius by
     # ±0.5 px around the azimuth and not at all on average: well inside one q bin.

@@ -69,11 +69,13 @@ class Witnessed:
     evidence: dict[str, Evidence]
 
 
-def witness_frame(frame: Frame, centre, rings=None) -> Witnessed:
+def witness_frame(frame: Frame, centre, rings=None, binned: Binned | None = None
+                  ) -> Witnessed:
     """All witnesses on a raw ``frame`` with the beam at ``centre`` (raw x, y); ``rings``
     is the frame's ring analysis (``mxqc.scan.rings.RingAnalysis``) or None where the
-    geometry does not allow one."""
-    binned = Binned.of(frame.pixels)
+    geometry does not allow one; ``binned``: the frame's ``Binned``, where the caller has
+    it (the ring analysis works on the same)."""
+    binned = binned or Binned.of(frame.pixels)
     valid = np.isfinite(binned.counts)
     counts = np.where(valid, binned.counts, np.float32(0))
     signal, gain = signal_pixels(counts, valid)

@@ -1,6 +1,6 @@
 """The frame in k×k bins, and its isotropic background: what the witnesses compare against.
 
-Every witness but the ring analysis works on one binned copy of the frame (3×3 for a
+Every witness, the ring analysis included, works on one binned copy of the frame (3×3 for a
 Pilatus 6M, 5×5 for an Eiger 16M, about 0.5 and 0.4 mm): bins keep a spot's counts whole
 and cut the cost nine- to 25-fold; 2×2 bins on a 6M cost twice as much for the same fused
 verdicts on simulated frames. The background model is the azimuthal mean of the spot-free
