@@ -220,6 +220,8 @@ def _verdicts(model: Model, images, centres, rows, options: ScanOptions, weak) -
 
 def _write_images(images_dir: str, row: dict, image: np.ndarray, centre, heatmaps) -> None:
     """Thumbnail with the centre marked, and one heatmap overlay per flagged class."""
+    from mxqc.scan.explain import to_image  # torch: loaded by now for the verdicts
+
     key = frame_key(row["file"], row["frame"])
     out = Path(images_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -231,8 +233,6 @@ def _write_images(images_dir: str, row: dict, image: np.ndarray, centre, heatmap
     cv2.imwrite(str(out / f"{key}.jpg"), rgb, JPEG)
     row["thumbnail"] = f"{out.name}/{key}.jpg"
     row["heatmaps"] = []
-    if heatmaps:
-        from mxqc.scan.explain import to_image
     for name, heat in heatmaps.items():
         colour = cv2.applyColorMap((to_image(heat, THUMBNAIL_SIZE) * 255).astype(np.uint8),
                                    cv2.COLORMAP_JET)
