@@ -3,12 +3,10 @@ timed in a fresh interpreter (a warm file cache: every run after the first).
 
     .venv/bin/python benchmarks/bench_startup.py [--repeats 3] [--frame FILE]
 
-Parts: the command's own imports (``mxqc.cli``); what a worker imports before it reads its
-first frame (``mxqc.scan.analyse``: no torch); the network, which a worker loads in a thread
-while it measures its first frames (torch, torchvision, the default model's weights); and
-one Pilatus 6M frame's read and measurement in that worker. The first frame's analysis
-starts after the command's imports, a worker's spawn and its imports; the first verdict
-waits for the network as well. Medians over the repeats. Writes a table to stdout for
+Parts: the command's own imports (``mxqc.cli``); the frame stages' imports (reading,
+normalisation, rings, witnesses); the network a worker loads before its first frame
+(torch, torchvision, the default model's weights); and one Pilatus 6M frame's read and
+measurement in a warm worker. Medians over the repeats. Writes a table to stdout for
 benchmarks/results-scan.md.
 """
 
@@ -26,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PARTS = {
     "command imports (mxqc.cli)": "import mxqc.cli",
     "interpreter alone": "pass",
-    "worker imports before its first frame (mxqc.scan.analyse)": "import mxqc.scan.analyse",
+    "frame stages (mxqc.io, normalise, scan.rings, witness)": (
+        "import mxqc.io, mxqc.normalise, mxqc.scan.rings, mxqc.witness"),
     "network: torch + torchvision": "import torch, torchvision",
     "network: torch + torchvision + default model": (
         "from mxqc.scan.analyse import model_for; from mxqc.scan.options import ScanOptions;"
@@ -34,14 +33,13 @@ PARTS = {
 }
 FRAME = """
 import sys, time
-from mxqc.scan.analyse import _prepare
+from mxqc.scan.analyse import _prepare, model_for
 from mxqc.scan.centres import HeaderChecks
 from mxqc.scan.options import ScanOptions
-from mxqc.learn.bundle import read_card
 options = ScanOptions()
-normalisation = read_card(None)["normalisation"]
+model = model_for(options)
 start = time.perf_counter()
-_prepare(sys.argv[1], 0, normalisation, options, HeaderChecks(options.centre_method))
+_prepare(sys.argv[1], 0, model, options, HeaderChecks(options.centre_method))
 print(time.perf_counter() - start)
 """
 

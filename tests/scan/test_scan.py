@@ -245,12 +245,3 @@ def test_classify_from_python_gives_the_scan_rows(beamline_dir, smoke_model_path
     assert by_name["truncated_000001.cbf"]["status"] == "error"
     assert "unsupported format" in by_name["garbage_000001.img"]["error"]
 
-
-def test_a_worker_measures_frames_without_waiting_for_torch():
-    """The frame stages import no torch: a new worker measures its first frames while the
-    network loads in a thread (``analyse._model_loading``)."""
-    code = ("import sys, mxqc.scan.analyse, mxqc.scan.batch; "
-            "print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.strip() == "[]"

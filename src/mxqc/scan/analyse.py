@@ -3,40 +3,33 @@
 ``analyse_units`` takes a list of (file, frame index) and returns one ``FrameResult`` per
 unit; a frame that cannot be read or analysed becomes an error result. Local worker
 processes and Dask workers call the same function.
-
-Importing this module does not load torch: a new worker reads and measures its first
-frames (their normalisation is in the model card) while the network loads in a thread
-(torch and torchvision take ~3 s to import, most of a scan's start-up).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+import torch
 
 from mxqc.centre import Centre
 from mxqc.classes import CLASSES
 from mxqc.coords import ImageMapping
 from mxqc.errors import error_message
 from mxqc.io import read_frame
-from mxqc.learn.bundle import read_card
 from mxqc.learn.fusion import fused_probabilities
+from mxqc.learn.model import CnnModel, Model
 from mxqc.normalise import normalise_frame
 from mxqc.result import FrameResult, error_result
 from mxqc.scan import rings as ring_analysis
 from mxqc.scan.centres import HeaderChecks, centre_columns
+from mxqc.scan.explain import heatmaps, to_image
 from mxqc.scan.options import ScanOptions, frame_key, in_sample
 from mxqc.witness import weak_evidence, witness_frame, witness_row
 from mxqc.witness.background import Binned
-
-if TYPE_CHECKING:
-    from mxqc.learn.model import Model
 
 THUMBNAIL_SIZE = 256
 # thumbnails and overlays of noisy diffraction images: a fifth of a PNG's size (26 against
@@ -51,13 +44,9 @@ def model_for(options: ScanOptions) -> Model:
     """The model, loaded once per process (workers keep it between batches)."""
     key = (options.model_path, options.device)
     if key not in _MODELS:
-        import torch
-
         from mxqc.learn import load_model
         from mxqc.learn.cnn import resolve_device
-        from mxqc.learn.model import CnnModel
 
-        torch.set_num_threads(options.threads)
         model = load_model(options.model_path)
         if isinstance(model, CnnModel):
             model.to(resolve_device(options.device))
@@ -66,31 +55,18 @@ def model_for(options: ScanOptions) -> Model:
     return _MODELS[key]
 
 
-def _model_loading(options: ScanOptions) -> Future:
-    """``model_for(options)``, loading in a thread where this process has not loaded it
-    yet, so that the first frames are measured meanwhile."""
-    if (options.model_path, options.device) in _MODELS:
-        done: Future = Future()
-        done.set_result(model_for(options))
-        return done
-    loader = ThreadPoolExecutor(1, thread_name_prefix="mxqc-model")
-    loading = loader.submit(model_for, options)
-    loader.shutdown(wait=False)  # the load runs on; the thread ends with it
-    return loading
-
-
-def _prepare(path: str, index: int, normalisation: dict, options: ScanOptions,
-             checks: HeaderChecks, centre: Centre | None = None):
-    """Read, normalise (with the model's ``normalisation`` options), centre, ring-analyse
-    and witness one frame; (row, image, image centre, weak evidence:
-    ``witness.weak_evidence``). ``centre``, where given (the sweep's), is used instead of
-    the frame's own, which ``checks`` (the batch's) finds otherwise."""
+def _prepare(path: str, index: int, model: Model, options: ScanOptions, checks: HeaderChecks,
+             centre: Centre | None = None):
+    """Read, normalise, centre, ring-analyse and witness one frame; (row, image, image
+    centre, weak evidence: ``witness.weak_evidence``). ``centre``, where given (the
+    sweep's), is used instead of the frame's own, which ``checks`` (the batch's) finds
+    otherwise."""
     t = {}
     start = time.perf_counter()
     frame = read_frame(path, index)
     t["t_read_ms"] = (time.perf_counter() - start) * 1e3
     mark = time.perf_counter()
-    norm = normalise_frame(frame, **normalisation)
+    norm = normalise_frame(frame, **model.normalisation)
     t["t_normalise_ms"] = (time.perf_counter() - mark) * 1e3
     mark = time.perf_counter()
     if centre is None:
@@ -138,18 +114,20 @@ def analyse_units(units, options: ScanOptions | None = None,
     ``started(i)`` is called before unit ``i`` and ``started(len(units))`` before the
     model's pass over the batch (the protocol of :class:`mxqc.guard.GuardedPool`).
     """
+    import torch
+
     options = options or ScanOptions()
     started = started or (lambda i: None)
-    loading = _model_loading(options)
-    normalisation = read_card(options.model_path)["normalisation"]
+    torch.set_num_threads(options.threads)
+    model = model_for(options)
     checks = HeaderChecks(options.centre_method)
     rows, images, image_centres, weak, good = [], [], [], [], []
     for i, (path, index) in enumerate(units):
         started(i)
         start = time.perf_counter()
         try:
-            row, image, centre, measured = _prepare(path, index, normalisation, options,
-                                                    checks, (centres or {}).get((path, index)))
+            row, image, centre, measured = _prepare(path, index, model, options, checks,
+                                                    (centres or {}).get((path, index)))
         except Exception as exc:  # one frame's failure is its row, whatever raised it
             rows.append(error_result(path, index, error_message(exc), {
                 "t_read_ms": (time.perf_counter() - start) * 1e3}).record())
@@ -160,7 +138,6 @@ def analyse_units(units, options: ScanOptions | None = None,
         image_centres.append(centre)
         weak.append(measured)
     started(len(units))
-    model = loading.result()
     if good:
         _verdicts(model, np.stack(images), np.array(image_centres), [rows[i] for i in good],
                   options, weak)
@@ -171,11 +148,6 @@ def analyse_units(units, options: ScanOptions | None = None,
 def _verdicts(model: Model, images, centres, rows, options: ScanOptions, weak) -> None:
     """The verdicts of analysed ``rows`` (fused where they have witnesses), their heatmaps
     and images; a flagged class nothing was said for gets its ``weak`` evidence."""
-    import torch
-
-    from mxqc.learn.model import CnnModel
-    from mxqc.scan.explain import heatmaps
-
     mark = time.perf_counter()
     if isinstance(model, CnnModel):
         x = model.inputs(images, centres)
@@ -220,8 +192,6 @@ def _verdicts(model: Model, images, centres, rows, options: ScanOptions, weak) -
 
 def _write_images(images_dir: str, row: dict, image: np.ndarray, centre, heatmaps) -> None:
     """Thumbnail with the centre marked, and one heatmap overlay per flagged class."""
-    from mxqc.scan.explain import to_image  # torch: loaded by now for the verdicts
-
     key = frame_key(row["file"], row["frame"])
     out = Path(images_dir)
     out.mkdir(parents=True, exist_ok=True)
