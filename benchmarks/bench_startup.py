@@ -27,7 +27,7 @@ PARTS = {
     "frame stages (mxqc.io, normalise, scan.rings, witness)": (
         "import mxqc.io, mxqc.normalise, mxqc.scan.rings, mxqc.witness"),
     "network: torch + torchvision": "import torch, torchvision",
-    "network: torch + torchvision + default model": (
+    "all a worker loads before its first frame (the above, the default model)": (
         "from mxqc.scan.analyse import model_for; from mxqc.scan.options import ScanOptions;"
         " model_for(ScanOptions())"),
 }
