@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from mxqc.errors import InvalidFrameError
-from mxqc.normalise import normalise, valid_quantiles
+from mxqc.normalise import _area_weight, normalise, valid_quantiles
 from mxqc.simulate import RingPattern, ring_pattern
 
 
@@ -113,3 +113,17 @@ def test_module_gaps_leave_no_noisy_lines_on_a_weak_real_frame(real_frames):
         near[np.clip(gap_rows + step, 0, near.size - 1)] = True
     assert gap_rows.size >= 30
     assert np.median(roughness[near]) < 1.4 * np.median(roughness[~near])
+
+
+def test_area_weights_of_one_shape_keep_their_own_gaps():
+    """The valid share of each resized pixel is cached by the gap mask: other gaps get
+    their own."""
+    valid = np.ones((600, 600), bool)
+    first, second = valid.copy(), valid.copy()
+    first[99:105], second[:, 301:303] = False, False
+    for mask, empty_rows, partly_column in ((first, [33, 34], None), (second, [], 100),
+                                            (first, [33, 34], None)):
+        share = _area_weight(mask, 200)
+        assert np.flatnonzero((share == 0).all(axis=1)).tolist() == empty_rows
+        if partly_column is not None:  # two of its three columns are gap
+            assert np.allclose(share[:, partly_column], 1 / 3)

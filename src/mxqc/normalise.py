@@ -107,7 +107,7 @@ def _block_max(values: np.ndarray, size: int) -> np.ndarray:
 MIN_AREA_COVER = 0.5
 
 
-_AREA_WEIGHTS: dict = {}  # (shape, out size, valid-mask digest) → the mask's area resize
+_AREA_WEIGHTS: dict = {}  # (shape, size, valid-mask digest) → the mask's area resize
 
 
 def mask_digest(mask: np.ndarray) -> bytes:
@@ -116,15 +116,15 @@ def mask_digest(mask: np.ndarray) -> bytes:
     return hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
 
 
-def area_weight(valid: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Share of valid raw pixels under each of (height, width) output pixels (the mask's
-    area resize; read-only), cached by the mask: the frames of one detector share their
-    gaps, and resizing the mask cost as much as resizing the counts."""
-    key = (valid.shape, width, height, mask_digest(valid))
+def _area_weight(valid: np.ndarray, size: int) -> np.ndarray:
+    """Share of valid raw pixels under each of size × size output pixels (the mask's area
+    resize; read-only), cached by the mask: the frames of one detector share their gaps,
+    and resizing the mask cost as much as resizing the counts."""
+    key = (valid.shape, size, mask_digest(valid))
     if key not in _AREA_WEIGHTS:
         if len(_AREA_WEIGHTS) >= 8:
             _AREA_WEIGHTS.clear()
-        weight = cv2.resize(valid.astype(np.float32), (width, height),
+        weight = cv2.resize(valid.astype(np.float32), (size, size),
                             interpolation=cv2.INTER_AREA)
         weight.flags.writeable = False
         _AREA_WEIGHTS[key] = weight
@@ -140,7 +140,7 @@ def _resize(values: np.ndarray, size: int, method: str, *, scratch: bool = False
         # NEAREST_EXACT samples pixel centres, which ImageMapping assumes.
         return cv2.resize(values, (size, size), interpolation=cv2.INTER_NEAREST_EXACT)
     if method == "area":
-        weight = area_weight(np.isfinite(values), size, size)
+        weight = _area_weight(np.isfinite(values), size)
         # NaN → 0 in place is one fast pass (np.where is several)
         filled = values if scratch else np.array(values, np.float32)
         cv2.patchNaNs(filled, 0)

@@ -5,7 +5,6 @@ import pytest
 
 from mxqc.classes import CLASSES
 from mxqc.frame import Frame, Geometry
-from mxqc.normalise import area_weight
 from mxqc.scan.rings import analyse_rings
 from mxqc.scatterers import ICE_IH
 from mxqc.simulate.generate import simulate_frame
@@ -95,20 +94,6 @@ def test_the_ring_grid_is_pyfais_geometry(geometry):
     width = (q.max() - q.min()) / N_RADIAL
     np.testing.assert_allclose(grid.q, q.min() + (np.arange(N_RADIAL) + 0.5) * width,
                                rtol=1e-9)
-
-
-def test_area_weights_of_one_shape_keep_their_own_gaps():
-    """The valid share of each resized pixel is cached by the gap mask: other gaps get
-    their own."""
-    valid = np.ones((600, 600), bool)
-    first, second = valid.copy(), valid.copy()
-    first[99:105], second[:, 301:303] = False, False
-    for mask, empty_rows, partly_column in ((first, [33, 34], None), (second, [], 100),
-                                            (first, [33, 34], None)):
-        share = area_weight(mask, 200, 200)
-        assert np.flatnonzero((share == 0).all(axis=1)).tolist() == empty_rows
-        if partly_column is not None:  # two of its three columns are gap
-            assert np.allclose(share[:, partly_column], 1 / 3)
 
 
 @pytest.mark.parametrize("detector", ["pilatus6m", "square1k"])

@@ -244,4 +244,3 @@ def test_classify_from_python_gives_the_scan_rows(beamline_dir, smoke_model_path
             *(f"p_{c}" for c in CLASSES), *CLASSES} <= set(row.record())  # the results.csv columns
     assert by_name["truncated_000001.cbf"]["status"] == "error"
     assert "unsupported format" in by_name["garbage_000001.img"]["error"]
-
