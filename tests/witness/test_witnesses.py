@@ -106,21 +106,38 @@ def test_a_shutter_band_is_found_at_its_rows():
     assert abs(band.start - 400) <= 4 and abs(band.end - 479) <= 4
 
 
-def test_a_cross_of_enlarged_pixels_is_found_at_its_rows_and_columns(pilatus):
+def test_a_cross_of_enlarged_pixels_is_found_at_its_raw_lines(pilatus):
     frame, _, centre = pilatus
     counts = frame.pixels.copy()
     counts[1200:1204] *= 2  # four raw lines each way, at twice a pixel's area
     counts[:, 1500:1504] *= 2
     found = witnessed(Frame(counts, frame.geometry), centre)
-    rows, columns = found.artefacts.bands
-    for band, first in ((rows, 1200), (columns, 1500)):
-        assert band.start <= first and band.end >= first + 3
-        assert band.end - band.start < 9  # the lines, and the bins that hold them
-        assert band.ratio > 1.25
+    rows, columns = found.artefacts.arms
+    for arm, axis, first in ((rows, "row", 1200), (columns, "column", 1500)):
+        assert (arm.axis, arm.start, arm.end) == (axis, first, first + 3)
+        assert arm.ratio == pytest.approx(2.0, abs=0.05)
     assert found.artefacts.cross == min(rows.ratio, columns.ratio) - 1
     said = found.evidence["artifact"].sentence
-    assert f"rows {rows.start}–{rows.end} and columns {columns.start}–{columns.end} read" in said
-    assert said.endswith("across the frame (a cross)")
+    # the arms' hot pieces and bands are said as the cross, not again
+    assert said.startswith("rows 1200–1203 and columns 1500–1503 read +")
+    assert said.endswith("across the frame (a cross)") and said.count("1200") == 1
+
+
+@pytest.mark.parametrize("kind", ["shutter band", "dark quarter"])
+def test_a_cross_is_found_beside_a_band_and_over_a_background_not_isotropic(kind):
+    """A longer band of rows, or a shadow over a quarter of the frame, once hid a cross:
+    bands were judged against the isotropic background, one per axis."""
+    frame, _, centre = clean("square1k", seed=3)
+    counts = frame.pixels.copy()
+    if kind == "shutter band":
+        counts[100:180] *= 1.6
+    else:
+        counts[:, :256] *= 0.3
+    counts[600:603] *= 1.8
+    counts[:, 700:703] *= 1.8
+    arms = witnessed(Frame(counts, frame.geometry), centre).artefacts.arms
+    assert [(a.axis, a.start, a.end) for a in arms] == [("row", 600, 602), ("column", 700, 702)]
+    assert all(a.ratio == pytest.approx(1.8, abs=0.1) for a in arms)
 
 
 def test_a_shutter_band_alone_is_no_cross():
@@ -128,7 +145,8 @@ def test_a_shutter_band_alone_is_no_cross():
     counts = frame.pixels.copy()
     counts[400:480] *= 1.6
     found = witnessed(Frame(counts, frame.geometry), centre)
-    assert [b.axis for b in found.artefacts.bands] == ["row"] and found.artefacts.cross == 0
+    assert [b.axis for b in found.artefacts.bands] == ["row"]
+    assert found.artefacts.arms == () and found.artefacts.cross == 0
 
 
 def test_ice_is_found_at_its_d_spacings_within_one_percent():

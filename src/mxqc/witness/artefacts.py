@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mxqc.witness.detector import longest_run, module_bands
+from mxqc.witness.detector import longest_run, module_bands, runs_of
 
 BLOCK = 16  # bins along a line pooled per comparison
 NEIGHBOURS = 3  # lines each side a line is compared with
@@ -31,6 +31,8 @@ BAND_DEVIATION = 0.25  # rows reading this far from the background (and LINE_SIG
 # beyond counting noise) make a band
 BAND_PARTS = 4  # a band darkens or brightens every quarter of its rows' width alike
 MIN_HOT_PIXELS = 5  # fewer hot pixels than this are normal for any detector
+ARM_WIDTH = 12  # raw lines: a cross's arm is at most this wide (wider: a band) ...
+ARM_BESIDE = (8, 20)  # ... and compared with the lines this many raw lines away
 
 
 @dataclass(frozen=True)
@@ -80,26 +82,34 @@ class ArtefactFinding:
     span: float  # the longest faulty line's span, as a share of the frame along it
     bands: tuple[Band, ...]  # at most one of rows and one of columns
     hot_pixels: int
+    arms: tuple[Band, ...] = ()  # (rows, columns) of a bright cross, or none
 
     @property
     def cross(self) -> float:
-        """The smaller deviation of a row band and a column band on the same side (a
-        cross, as the enlarged pixels between a Timepix quad's chips draw); 0 without one."""
-        if len(self.bands) < 2 or (self.bands[0].ratio > 1) != (self.bands[1].ratio > 1):
-            return 0.0
-        return min(abs(band.ratio - 1) for band in self.bands)
+        """The smaller excess of a bright cross's two arms (the enlarged pixels between a
+        Timepix quad's chips); 0 without one."""
+        return min(arm.ratio - 1 for arm in self.arms) if self.arms else 0.0
+
+    def _in_arm(self, axis: str, first: int, last: int) -> bool:
+        return any(arm.axis == axis and arm.start <= last and first <= arm.end
+                   for arm in self.arms)
 
     def sentence(self) -> str:
-        parts = [line.sentence() for line in self.lines[:3]]
-        if self.n_lines > 3:
-            parts.append(f"{self.n_lines} faulty lines in all")
-        if self.cross:
-            rows, columns = self.bands
+        """The faults in units; a line or band that is part of a cross is said as the
+        cross."""
+        lines = [line for line in self.lines
+                 if not self._in_arm(line.axis, line.first, line.first + line.width - 1)]
+        parts = [line.sentence() for line in lines[:3]]
+        n_lines = self.n_lines - (len(self.lines) - len(lines))
+        if n_lines > 3:
+            parts.append(f"{n_lines} faulty lines in all")
+        if self.arms:
+            rows, columns = self.arms
             parts.append(f"rows {rows.start}–{rows.end} and columns {columns.start}–"
                          f"{columns.end} read {rows.ratio - 1:+.0%} and {columns.ratio - 1:+.0%}"
                          " across the frame (a cross)")
-        else:
-            parts += [band.sentence() for band in self.bands]
+        parts += [band.sentence() for band in self.bands
+                  if not self._in_arm(band.axis, band.start, band.end)]
         if self.hot_pixels >= MIN_HOT_PIXELS:
             parts.append(f"{self.hot_pixels} hot pixels or zingers")
         return "; ".join(parts)
@@ -122,8 +132,86 @@ def measure_artefacts(binned, spot_bins: np.ndarray, expected: np.ndarray, pixel
     found.sort(key=lambda line: -(line.end - line.start) * abs(np.log(max(line.ratio, 1e-3))))
     span = max(((line.end - line.start + 1) / pixels.shape[line.axis == "row"]
                 for line in found), default=0.0)
-    return ArtefactFinding(tuple(found[:MAX_LINES]), len(found), round(span, 3),
-                           _bands(counts, expected, gain, binned.k, (rows, cols)), hot_pixels)
+    runs = {axis: _band_runs(c, e, gain, binned.k, _layout_lines(bands), axis)
+            for axis, c, e, bands in (("row", counts, expected, rows),
+                                      ("column", counts.T, expected.T, cols))}
+    bands = tuple(max(found_runs, key=lambda band: band.end - band.start)
+                  for found_runs in runs.values() if found_runs)
+    arms = (_arm(binned.counts, expected, gain, binned.k, _layout_lines(rows), "row"),
+            _arm(binned.counts.T, expected.T, gain, binned.k, _layout_lines(cols), "column"))
+    if all(arms):
+        arms = tuple(_raw_arm(pixels if arm.axis == "row" else pixels.T, arm, binned.k)
+                     for arm in arms)
+    return ArtefactFinding(tuple(found[:MAX_LINES]), len(found), round(span, 3), bands,
+                           hot_pixels, arms if all(arms) else ())
+
+
+def _arm(counts, expected, gain, k, layout, axis) -> Band | None:
+    """The brightest arm of a cross along ``axis``: a run of at most ARM_WIDTH raw lines (of
+    ``counts``) whose every quarter reads BAND_DEVIATION above the lines ARM_BESIDE raw
+    lines away on both sides, beyond counting noise. Compared with its neighbours, not with
+    the isotropic background, so a background that is not isotropic (a shadow, a gradient)
+    does not hide it; one quarter with nothing to compare (a dead module) may be left out;
+    the lines beside a wide shutter band read as it does. Spots are
+    kept, clipped at 4× the ``expected`` background: taken out, they would take the arm's
+    brightest bins with them."""
+    valid = np.isfinite(counts)
+    with np.errstate(invalid="ignore"):
+        seen = np.where(valid, np.minimum(counts, 4 * expected), np.float32(0))
+    own, n = (np.stack([q.sum(axis=1, dtype=np.float64)
+                        for q in np.array_split(a, BAND_PARTS, axis=1)])
+              for a in (seen, valid))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(n > 0, own / n, np.nan)
+    near, far = -(-ARM_BESIDE[0] // k), -(-ARM_BESIDE[1] // k)
+    padded = np.pad(mean, ((0, 0), (far, far)), constant_values=np.nan)
+    lines = mean.shape[1]
+    beside = np.stack([padded[:, far + d:far + d + lines]
+                       for d in range(near, far + 1) for d in (d, -d)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # lines with no neighbours
+        level = np.nanmedian(beside, axis=0)
+    expect = level * n
+    judged = expect >= MIN_EXPECTED  # a dead module's quarter cannot tell
+    with np.errstate(invalid="ignore"):
+        bright = ((mean > (1 + BAND_DEVIATION) * level)
+                  & (own - expect > LINE_SIGMA * np.sqrt(gain * expect)))
+    bright = (bright | ~judged).all(axis=0) & (judged.sum(axis=0) >= BAND_PARTS - 1)
+    best = None
+    for start, length in runs_of(bright & ~layout):
+        if length * k > ARM_WIDTH:
+            continue
+        rows = slice(start, start + length)
+        ratio = float(own[:, rows][judged[:, rows]].sum() / expect[:, rows][judged[:, rows]].sum())
+        if best is None or ratio > best.ratio:
+            best = Band(axis, start * k, (start + length) * k - 1, round(ratio, 3))
+    return best
+
+
+def _raw_arm(lines: np.ndarray, arm: Band, k: int) -> Band:
+    """``arm`` (found in bins) in raw ``lines`` (rows of the array): those that read
+    BAND_DEVIATION above the raw lines ARM_BESIDE away, and their ratio to them, each the
+    median over RAW_BLOCK-long pieces (a spot moves one piece, not the median)."""
+    near, far = ARM_BESIDE
+    lo, hi = max(arm.start - k, 0), min(arm.end + k + 1, lines.shape[0])
+    index = np.arange(max(lo - far, 0), min(hi + far, lines.shape[0]))
+    n = lines.shape[1] // RAW_BLOCK
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # pieces in a gap
+        pieces = np.nanmean(lines[index, :n * RAW_BLOCK].reshape(len(index), n, RAW_BLOCK),
+                            axis=2)
+        ratios = []
+        for line in range(lo, hi):
+            distance = np.abs(index - line)
+            level = np.nanmedian(pieces[(distance >= near) & (distance <= far)], axis=0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratios.append(np.nanmedian(np.where(level > 0, pieces[line - index[0]] / level,
+                                                    np.nan)))
+    bright = np.flatnonzero(np.array(ratios) > 1 + BAND_DEVIATION)
+    if not len(bright):
+        return arm
+    return Band(arm.axis, lo + int(bright[0]), lo + int(bright[-1]),
+                round(float(np.median(ratios[bright[0]:bright[-1] + 1])), 3))
 
 
 def _block_sums(zeroed, valid, axis) -> tuple[np.ndarray, np.ndarray]:
@@ -262,17 +350,9 @@ def _span(strip, lines, beside, hot) -> tuple[tuple[int, int], float]:
         np.nanmedian(ratio[a:b + 1][telling[a:b + 1]]))
 
 
-def _bands(counts, expected, gain, k, layout) -> tuple[Band, ...]:
-    """The strongest band of rows and the strongest of columns (``layout``: the
-    ``module_bands`` of each axis)."""
-    found = (_band(counts, expected, gain, k, _layout_lines(layout[0]), "row"),
-             _band(counts.T, expected.T, gain, k, _layout_lines(layout[1]), "column"))
-    return tuple(b for b in found if b is not None)
-
-
-def _band(counts, expected, gain, k, layout, axis) -> Band | None:
-    """The longest run of rows (of ``counts``) whose every quarter reads BAND_DEVIATION off
-    the background on the same side, beyond counting noise (a beam-stop arm or a shadow
+def _band_runs(counts, expected, gain, k, layout, axis) -> list[Band]:
+    """Every run of rows (of ``counts``) whose every quarter reads BAND_DEVIATION off the
+    background on the same side, beyond counting noise (a beam-stop arm or a shadow
     darkens only part of a row); ``layout`` rows (gaps, edges) are never part of one."""
     valid = np.isfinite(counts) & (expected > 0)
     with np.errstate(invalid="ignore"):
@@ -287,15 +367,11 @@ def _band(counts, expected, gain, k, layout, axis) -> Band | None:
         model *= level
         ratio = own / model
         z = (own - model) / np.sqrt(gain * model)
-    best = None
+    found = []
     for sign in (-1, 1):
         off = ((sign * (ratio - 1) > BAND_DEVIATION) & (sign * z > LINE_SIGMA)).all(axis=0)
-        start, length = longest_run(off & ~layout)
-        if length and (best is None or length > best[1]):
-            best = (start, length)
-    if best is None:
-        return None
-    start, length = best
-    rows = slice(start, start + length)
-    value = float(own[:, rows].sum() / model[:, rows].sum())
-    return Band(axis, start * k, (start + length) * k - 1, round(value, 3))
+        for start, length in runs_of(off & ~layout):
+            rows = slice(start, start + length)
+            value = float(own[:, rows].sum() / model[:, rows].sum())
+            found.append(Band(axis, start * k, (start + length) * k - 1, round(value, 3)))
+    return found

@@ -385,15 +385,15 @@ def _steps(counts, model, gain, axis):
     return best
 
 
+def runs_of(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(start, length) of every run of True."""
+    edges = np.flatnonzero(np.diff(np.r_[False, flags, False].astype(np.int8)))
+    return [(int(a), int(b - a)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
 def longest_run(flags: np.ndarray) -> tuple[int, int]:
-    """(start, length) of the longest run of True."""
-    padded = np.r_[False, flags, False].astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    if not len(edges):
-        return 0, 0
-    starts, ends = edges[::2], edges[1::2]
-    k = int(np.argmax(ends - starts))
-    return int(starts[k]), int(ends[k] - starts[k])
+    """(start, length) of the longest run of True (the first of equals)."""
+    return max(runs_of(flags), key=lambda run: run[1], default=(0, 0))
 
 
 def _gradient(counts, model) -> tuple[float, str]:
