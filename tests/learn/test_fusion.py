@@ -10,12 +10,14 @@ from mxqc.cli import app
 from mxqc.learn import load_model
 from mxqc.learn.fusion import (
     apply_fusion,
+    fit_fusion,
     fit_logistic,
     fused_probabilities,
+    labelled_rows,
     predict_logistic,
 )
 from mxqc.scan import ScanOptions, scan
-from mxqc.scan.results import Journal
+from mxqc.scan.results import JOURNAL, Journal
 from mxqc.simulate.export import write_simulated
 
 runner = CliRunner(env={"COLUMNS": "200"})
@@ -80,6 +82,21 @@ def test_fuse_fits_scores_and_writes_a_model_that_scans_use(labelled_scan, smoke
     rows = Journal(out).rows()
     assert any(r["p_ice_ring"] != r["p_cnn_ice_ring"] for r in rows)
     assert all(r["ice_ring"] == int(r["p_ice_ring"] > fusion["thresholds"][5]) for r in rows)
+
+
+def test_a_fit_does_not_depend_on_the_order_the_workers_finished_in(labelled_scan, tmp_path):
+    """The folds that the thresholds are tuned on follow the frames, not the journal."""
+    _, scanned = labelled_scan
+    lines = (scanned / JOURNAL).read_text().splitlines(keepends=True)
+    (tmp_path / JOURNAL).write_text("".join(lines[::-1]))
+    fits = []
+    for journal in (scanned, tmp_path):
+        rows, truth, cnn = labelled_rows(journal)
+        fits.append((rows, fit_fusion(cnn, rows, truth)[0]))
+    (first, spec), (second, again) = fits
+    assert [r["file"] for r in first] == sorted(r["file"] for r in first)
+    assert [r["file"] for r in second] == [r["file"] for r in first]
+    assert again == spec
 
 
 def test_fuse_refuses_a_scan_without_witnesses(smoke_model_path, labelled_scan, tmp_path):

@@ -158,7 +158,9 @@ def labelled_rows(scan_dir, labels_path=None) -> tuple[list[dict], np.ndarray, n
         name = Path(row["file"]).name
         return name if name in index else name.split(".")[0]
 
-    rows = [r for r in rows if key(r) in index]
+    # in file order, not the order the workers finished in: the folds, and so the tuned
+    # thresholds, are then the same for every scan of the same frames
+    rows = sorted((r for r in rows if key(r) in index), key=lambda r: (r["file"], r["frame"]))
     if not rows:
         raise FusionError(f"{path}: labels none of the scanned frames")
     truth = np.stack([table.labels[index[key(r)]] for r in rows])
