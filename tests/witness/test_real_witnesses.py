@@ -65,5 +65,11 @@ def test_the_adsc_water_ring_and_high_background_are_measured(others):
 
 
 def test_the_timepix_gap_cross_is_an_artefact(others):
+    """The quad's enlarged pixels: the 2 × 3 raw lines between its chips, each way."""
+    found = others["TIMEPIX_SU_516-stdgoni_0001.img"].artefacts
+    assert [(arm.axis, arm.start, arm.end) for arm in found.arms] == [("row", 255, 260),
+                                                                      ("column", 255, 260)]
+    assert found.cross > 0.5
     said = others["TIMEPIX_SU_516-stdgoni_0001.img"].evidence["artifact"].sentence
-    assert "rows 25" in said and "columns 25" in said and said.endswith("(a cross)")
+    assert said.startswith("rows 255–260 and columns 255–260 read +")
+    assert said.endswith("(a cross)")
