@@ -158,11 +158,8 @@ def measure_artefacts(binned, spot_bins: np.ndarray, expected: np.ndarray, pixel
 def _quarters(a: np.ndarray, axis: str) -> np.ndarray:
     """(BAND_PARTS, lines) sums of each quarter of every row (``axis`` 'row') or column."""
     along = 1 if axis == "row" else 0
-    if a.shape[along] < BAND_PARTS:  # a strip: no line has four quarters to compare
-        return np.zeros((BAND_PARTS, a.shape[1 - along]))
-    starts = [part[0] for part in np.array_split(np.arange(a.shape[along]), BAND_PARTS)]
-    sums = np.add.reduceat(a, starts, axis=along, dtype=np.float64)
-    return sums.T if axis == "row" else sums
+    return np.stack([part.sum(axis=along, dtype=np.float64)
+                     for part in np.array_split(a, BAND_PARTS, axis=along)])
 
 
 def _arm(own, n, gain, k, layout, axis) -> Band | None:
