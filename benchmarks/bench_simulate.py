@@ -22,7 +22,7 @@ from mxqc.centre import find_centre
 from mxqc.classes import CLASSES
 from mxqc.normalise import normalise
 from mxqc.simulate import DETECTORS, simulate_frame
-from mxqc.threads import limit_threads
+from mxqc.threads import prepare_worker
 
 IMAGE_METHODS = ("naive", "reflex", "symmetry")
 METHODS = (*IMAGE_METHODS, "auto")
@@ -54,7 +54,7 @@ def centre_errors(job) -> tuple[dict[str, float], bool]:
 def centre_tables(n: int, detectors, workers: int) -> list[str]:
     header = ["| detector | " + " | ".join(METHODS) + " |", "|---" * (len(METHODS) + 1) + "|"]
     mae_rmse, median_p95, by_detector_fault = [], [], []
-    with ProcessPoolExecutor(workers, initializer=limit_threads, initargs=(1,)) as pool:
+    with ProcessPoolExecutor(workers, initializer=prepare_worker, initargs=(1,)) as pool:
         for detector in detectors:
             jobs = [(detector, 10_000 + i) for i in range(n)]
             results = list(pool.map(centre_errors, jobs, chunksize=4))
@@ -90,7 +90,7 @@ def main():
     lines = [f"# Simulator benchmark ({time.strftime('%Y-%m-%d')})", "",
              "## Speed (one process, one thread)", "", "| detector | frames | frames/s |",
              "|---|---|---|"]
-    limit_threads(1)  # frames per second per core
+    prepare_worker(1)  # frames per second per core, as a worker makes them
     for detector in ("square1k", "pilatus6m", "eiger16m"):
         n_frames = args.speed_frames if detector == "square1k" else max(args.speed_frames // 10, 5)
         lines.append(f"| {detector} {DETECTORS[detector].shape} | {n_frames} | "

@@ -32,6 +32,11 @@ import os, sys, time
 os.environ["OMP_NUM_THREADS"] = "1"
 import cv2
 cv2.setNumThreads(1)
+try:  # each version as its own workers run (the allocator kept its freed memory from then on)
+    from mxqc.threads import prepare_worker
+    prepare_worker(1)
+except ImportError:
+    pass
 from mxqc.simulate import simulate_frame
 detector, n = sys.argv[1], int(sys.argv[2])
 simulate_frame(0, detector=detector)

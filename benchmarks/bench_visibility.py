@@ -27,7 +27,7 @@ from mxqc.simulate.generate import judge_scene
 from mxqc.simulate.labels import sample_labels
 from mxqc.simulate.scene import sample_scene
 from mxqc.simulate.visibility import THRESHOLDS
-from mxqc.threads import limit_threads
+from mxqc.threads import prepare_worker
 
 DETECTORS = ("square1k", "pilatus6m", "square1k", "eiger4m", "square1k", "ccd_2x2")
 RESULTS = Path(__file__).with_name("results-visibility.md")
@@ -42,7 +42,7 @@ def first_draw(seed: int) -> tuple[str, tuple[int, ...], dict]:
 
 
 def first_draw_table(n: int, workers: int) -> tuple[list[str], list]:
-    with ProcessPoolExecutor(workers, initializer=limit_threads, initargs=(1,)) as pool:
+    with ProcessPoolExecutor(workers, initializer=prepare_worker, initargs=(1,)) as pool:
         rows = list(pool.map(first_draw, range(n), chunksize=4))
     lines = [f"## First draws ({n} frames, detectors {', '.join(sorted(set(DETECTORS)))})", "",
              "| class | threshold | drawn | invisible | share | score p10 / p50 / p90 |",

@@ -1,9 +1,37 @@
-"""Cores and thread limits for worker processes (one place for the scanner, simulator,
-watcher and service)."""
+"""Cores, thread limits and the allocator for worker processes (one place for the scanner,
+simulator, watcher and service)."""
 
 from __future__ import annotations
 
+import ctypes
 import os
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+KEEP_BELOW = 1 << 30  # bytes: blocks up to this size are reused, not mapped afresh
+TRIM_ABOVE = (1 << 31) - 1  # free bytes at the heap's top before any go back
+
+
+def prepare_worker(threads: int) -> None:
+    """A worker process's set-up (the pools' initialiser): ``threads`` threads per library
+    and freed memory kept for reuse."""
+    limit_threads(threads)
+    keep_freed_memory()
+
+
+def keep_freed_memory() -> None:
+    """Have glibc's allocator reuse freed blocks of any size instead of returning them.
+
+    A frame's stages allocate and free arrays of 4–50 MB. By default glibc maps the larger
+    ones afresh each time and gives them back when freed, and the kernel zero-fills every
+    page again on first touch: 9–19 % of the simulator's CPU time on a 1024² frame, 8–10 %
+    of a scan's wall time. The price is that a process keeps its peak memory. Nothing
+    happens where the C library is not glibc."""
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
+        return
+    mallopt(M_MMAP_THRESHOLD, KEEP_BELOW)
+    mallopt(M_TRIM_THRESHOLD, TRIM_ABOVE)
 
 
 def limit_threads(n: int) -> None:

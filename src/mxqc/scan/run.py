@@ -21,7 +21,7 @@ from mxqc.scan.batch import analyse_batch
 from mxqc.scan.centres import refine_centres
 from mxqc.scan.options import ScanOptions
 from mxqc.scan.results import Journal, write_tables
-from mxqc.threads import limit_threads
+from mxqc.threads import prepare_worker
 
 IMAGES_DIR = "images"
 SMALL_SCAN = 300  # frames: every one gets a thumbnail (the report embeds up to 300)
@@ -156,7 +156,7 @@ def scan(paths, out_dir, *, options: ScanOptions | None = None, frames: slice | 
     if not resume:
         journal.reset()
     options = replace(options or ScanOptions(), images_dir=str(out / IMAGES_DIR))
-    pool = GuardedPool(workers, limits, initializer=limit_threads, initargs=(options.threads,))
+    pool = GuardedPool(workers, limits, initializer=prepare_worker, initargs=(options.threads,))
     with pool:
         units, file_errors = plan_units(paths, frames=frames, every=every, exclude=str(out),
                                         pool=pool)

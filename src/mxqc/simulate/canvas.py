@@ -50,7 +50,7 @@ from mxqc.simulate.generate import DRAWS, grey_view, to_view
 from mxqc.simulate.labels import sample_labels
 from mxqc.simulate.scene import Scene, sample_scene
 from mxqc.simulate.visibility import RENDERED_APART, THRESHOLDS, VIEW_SIZE, Layers, visibility
-from mxqc.threads import limit_threads
+from mxqc.threads import prepare_worker
 from mxqc.witness.detector import module_layout
 
 MIN_LEVEL = 0.5  # counts per pixel the injected intensity is scaled to at least
@@ -277,7 +277,7 @@ def write_canvases(out_dir, paths, n: int, *, seed: int = 0, rates=None, size: i
              [(i, tuple(int(v) for v in wanted[i])) for i in range(k, n, len(files))],
              seed, size, resize, draws) for k, path in enumerate(files)]
     pool_context = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=limit_threads, initargs=(1,))
+                                        initializer=prepare_worker, initargs=(1,))
                     if workers > 1 else nullcontext())
     rows = []
     with pool_context as pool:

@@ -24,7 +24,7 @@ from mxqc.simulate.detector import DETECTORS
 from mxqc.simulate.generate import DRAWS, SimulatedFrame
 from mxqc.simulate.scene import Scene
 from mxqc.simulate.sweep import simulate_sweep
-from mxqc.threads import limit_threads
+from mxqc.threads import prepare_worker
 
 FORMATS = ("cbf", "smv", "h5", "png")
 _TRUTH_COLUMNS = ("image", "file", "frame", "detector", "beam_x", "beam_y", "pixel_size_mm",
@@ -85,7 +85,7 @@ def write_simulated(out_dir, n: int, *, seed: int = 0,
     # one thread per worker: the workers are the parallelism. spawn, not fork: limiting
     # OpenMP threads in a child forked from a process with a running pool (torch) hangs.
     pool_context = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=limit_threads, initargs=(1,))
+                                        initializer=prepare_worker, initargs=(1,))
                     if workers > 1 else nullcontext())
     with pool_context as pool:
         blocks = pool.map(_write_block, jobs) if pool else map(_write_block, jobs)

@@ -112,20 +112,29 @@ def poisson(mean: np.ndarray, rng) -> np.ndarray:
     ``Generator.poisson`` on a frame; the frequency of each count is exact to 1/4096 at
     the table's means."""
     mean = np.asarray(mean, np.float32)
-    # 32 random bits per pixel straight from the bit generator (half the cost of integers())
+    # 32 random bits per pixel straight from the bit generator (half the cost of integers()):
+    # the low U_BITS pick the table's column, the others round the row
     bits = rng.bit_generator.random_raw(-(-mean.size // 2)).view(np.uint32)[:mean.size]
     bits = bits.reshape(mean.shape)
-    uniform = bits & np.uint32(2**U_BITS - 1)  # the table's column
-    fraction = np.right_shift(bits, U_BITS, out=bits).astype(np.float32)
-    fraction *= np.float32(2.0 ** (U_BITS - 32))
-    capped = np.clip(mean, np.float32(0), np.float32(TABLE_MAX_MEAN))  # a negative mean: 0
-    # the row of a mean: FINE per count below SPLIT, COARSE per count above
-    row = np.minimum(capped * np.float32(FINE),
-                     capped * np.float32(COARSE) + np.float32(SPLIT * (FINE - COARSE)))
-    row += fraction  # stochastic rounding down to the table's row
+    # the row of a mean: FINE per count below SPLIT, COARSE per count above (a negative
+    # mean: 0); each step in place, as the frame-sized temporaries cost more than the sums
+    row = np.clip(mean, np.float32(0), np.float32(TABLE_MAX_MEAN))
+    scratch = row * np.float32(COARSE)
+    scratch += np.float32(SPLIT * (FINE - COARSE))
+    row *= np.float32(FINE)
+    np.minimum(row, scratch, out=row)
+    # stochastic rounding down to the table's row: the high bits as the mantissa of a
+    # float in [1, 2), so 1 + the fraction they make, added without an int-to-float pass
+    one_plus = scratch.view(np.uint32)
+    np.right_shift(bits, U_BITS, out=one_plus)
+    one_plus <<= np.uint32(23 - (32 - U_BITS))
+    one_plus |= np.uint32(0x3F800000)  # the exponent of 1.0
+    row += scratch
     index = row.astype(np.intp)
+    index -= 1
     index <<= U_BITS
-    index |= uniform
+    bits &= np.uint32(2**U_BITS - 1)
+    index |= bits
     counts = _poisson_table().take(index).astype(np.float32)
     if mean.size and mean.max() >= TABLE_MAX_MEAN:
         high = mean >= TABLE_MAX_MEAN

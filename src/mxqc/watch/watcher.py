@@ -25,7 +25,7 @@ from mxqc.result import FrameResult, error_result
 from mxqc.scan.options import ScanOptions
 from mxqc.scan.run import analyse_guarded
 from mxqc.scan.sweeps import group_sweeps
-from mxqc.threads import limit_threads
+from mxqc.threads import prepare_worker
 from mxqc.watch import db
 
 log = logging.getLogger("mxqc.watch")
@@ -88,7 +88,7 @@ class Watcher:
         self.waiting = 0  # files seen but not yet complete
         # every file is opened in a guarded worker; each worker's libraries on one thread
         self.workers = max(workers, 1)
-        self.pool = GuardedPool(self.workers, initializer=limit_threads, initargs=(1,))
+        self.pool = GuardedPool(self.workers, initializer=prepare_worker, initargs=(1,))
 
     # --- discovery ---------------------------------------------------------------
     def _candidates(self) -> list[str]:
