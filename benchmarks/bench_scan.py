@@ -27,7 +27,7 @@ import numpy as np
 
 from mxqc.scan import ScanOptions, scan
 from mxqc.simulate.export import write_simulated
-from mxqc.threads import available_cores
+from mxqc.threads import available_cores, keep_freed_memory
 
 STAGES = ("t_read_ms", "t_normalise_ms", "t_centre_ms", "t_rings_ms", "t_witness_ms",
           "t_inference_ms", "t_heatmap_ms")
@@ -86,6 +86,7 @@ def main():
                              "versions on the same frames; default: a temporary folder)")
     parser.add_argument("--out", default=str(Path(__file__).with_name("results-scan.md")))
     args = parser.parse_args()
+    keep_freed_memory()  # as the ``mxqc`` command does for its own process
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(args.data) if args.data else Path(tmp)
