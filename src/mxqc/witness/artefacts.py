@@ -139,20 +139,19 @@ def measure_artefacts(binned, spot_bins: np.ndarray, expected: np.ndarray, pixel
     valid = valid_all & ~spot_bins & (expected > 0)
     seen, seen_all = (np.where(v, clipped, np.float32(0)) for v in (valid, valid_all))
     background = np.where(valid, expected, np.float32(0))
-    runs, arms = {}, []
-    for axis, bands in (("row", rows), ("column", cols)):
-        layout_lines = _layout_lines(bands)
-        runs[axis] = _band_runs(_quarters(seen, axis), _quarters(background, axis), gain,
-                                binned.k, layout_lines, axis)
+    bands, arms = [], []
+    for axis, layout in (("row", rows), ("column", cols)):
+        layout_lines = _layout_lines(layout)
+        bands.append(_band(_quarters(seen, axis), _quarters(background, axis), gain,
+                           binned.k, layout_lines, axis))
         arms.append(_arm(_quarters(seen_all, axis), _quarters(valid_all, axis), gain,
                          binned.k, layout_lines, axis))
-    bands = tuple(max(found_runs, key=lambda band: band.end - band.start)
-                  for found_runs in runs.values() if found_runs)
     if all(arms):
         arms = tuple(_raw_arm(pixels if arm.axis == "row" else pixels.T, arm, binned.k)
                      for arm in arms)
-    return ArtefactFinding(tuple(found[:MAX_LINES]), len(found), round(span, 3), bands,
-                           hot_pixels, arms if all(arms) else ())
+    return ArtefactFinding(tuple(found[:MAX_LINES]), len(found), round(span, 3),
+                           tuple(band for band in bands if band is not None), hot_pixels,
+                           arms if all(arms) else ())
 
 
 def _quarters(a: np.ndarray, axis: str) -> np.ndarray:
@@ -368,8 +367,8 @@ def _span(strip, lines, beside, hot) -> tuple[tuple[int, int], float]:
         np.nanmedian(ratio[a:b + 1][telling[a:b + 1]]))
 
 
-def _band_runs(own, model, gain, k, layout, axis) -> list[Band]:
-    """Every run of rows whose every quarter (``own`` counts against the ``model``
+def _band(own, model, gain, k, layout, axis) -> Band | None:
+    """The longest run of rows whose every quarter (``own`` counts against the ``model``
     background, ``_quarters``) reads BAND_DEVIATION off the background on the same side,
     beyond counting noise (a beam-stop arm or a shadow darkens only part of a row);
     ``layout`` rows (gaps, edges) are never part of one."""
@@ -379,11 +378,15 @@ def _band_runs(own, model, gain, k, layout, axis) -> list[Band]:
         model *= level
         ratio = own / model
         z = (own - model) / np.sqrt(gain * model)
-    found = []
+    best = None
     for sign in (-1, 1):
         off = ((sign * (ratio - 1) > BAND_DEVIATION) & (sign * z > LINE_SIGMA)).all(axis=0)
-        for start, length in runs_of(off & ~layout):
-            rows = slice(start, start + length)
-            value = float(own[:, rows].sum() / model[:, rows].sum())
-            found.append(Band(axis, start * k, (start + length) * k - 1, round(value, 3)))
-    return found
+        start, length = longest_run(off & ~layout)
+        if length and (best is None or length > best[1]):
+            best = (start, length)
+    if best is None:
+        return None
+    start, length = best
+    rows = slice(start, start + length)
+    value = float(own[:, rows].sum() / model[:, rows].sum())
+    return Band(axis, start * k, (start + length) * k - 1, round(value, 3))
