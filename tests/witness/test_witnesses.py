@@ -13,6 +13,7 @@ from mxqc.scan.rings import analyse_rings
 from mxqc.simulate import sample_scene
 from mxqc.simulate.generate import judge_scene
 from mxqc.witness import weak_evidence, witness_frame
+from mxqc.witness.detector import nan_median
 from mxqc.witness.spots import find_spots
 
 SILENT = [c for c in CLASSES if c != "strong_background"]  # that one always reports spots
@@ -246,3 +247,14 @@ def test_the_neighbour_median_matches_a_sort_with_gaps_and_edges():
         warnings.simplefilter("ignore", RuntimeWarning)
         expected = np.nanmedian(around, axis=-1)
     np.testing.assert_allclose(_beside(mean), expected, equal_nan=True)
+
+
+def test_the_neighbours_median_is_numpys_nanmedian():
+    rng = np.random.default_rng(4)
+    values = rng.normal(size=(8, 40, 30))
+    values[rng.random(values.shape) < 0.3] = np.nan  # every count of valid neighbours
+    values[:, 0, 0] = np.nan  # none
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.nanmedian(values, axis=0)
+    assert np.array_equal(nan_median(values), expected, equal_nan=True)
