@@ -5,7 +5,7 @@ import pytest
 
 from mxqc.classes import CLASSES
 from mxqc.frame import Frame, Geometry
-from mxqc.scan.rings import analyse_rings
+from mxqc.scan.rings import Ring, _confirm_ice, analyse_rings
 from mxqc.scatterers import ICE_IH
 from mxqc.simulate.generate import simulate_frame
 from mxqc.witness.background import Binned
@@ -63,6 +63,25 @@ def test_one_line_at_an_ice_spacing_is_not_ice():
     (ring,) = _powder((3.897,))
     assert ring.d_a == pytest.approx(3.897, rel=0.005)
     assert ring.kind == "other" and ring.shape == "full"
+
+
+def _q(d):
+    return 2 * np.pi / d
+
+
+@pytest.mark.parametrize("lines, edge_a, kind", [
+    ((3.90,), 3.8, "ice"),  # the triplet's other lines lie beyond the detector
+    ((3.90,), 2.0, "other"),  # ... or on it, and do not show
+    ((3.67,), 2.5, "ice"),  # cubic ice, its 2.25 Å line beyond the detector
+    ((3.67,), 2.0, "other"),
+    ((3.90, 3.44), 2.0, "ice"),
+    ((3.48, 2.09), 1.5, "other"),  # corundum: 1.1 % from ice lines, outside the tolerance
+])
+def test_ice_is_judged_as_a_pattern_over_the_lines_on_the_detector(lines, edge_a, kind):
+    rings = [Ring(d, 0.03, 20.0, 1.0, "ice", "full") for d in lines]
+    judged = _confirm_ice(rings, (0.1, _q(edge_a)))
+    assert {r.kind for r in judged} <= {kind, "other"}
+    assert judged[0].kind == kind
 
 
 def test_missing_geometry_is_a_clear_error():

@@ -179,6 +179,21 @@ def test_two_calibrant_lines_near_ice_lines_are_not_ice():
     assert found.evidence["ice_ring"].sentence == ""
 
 
+def test_ice_is_absent_only_where_the_centre_is_trusted_and_the_lines_were_looked_at():
+    frame, _, centre = clean("square1k", seed=2)
+    rings = analyse_rings(frame, centre)
+    looked = witness_frame(frame, centre, rings, trusted_centre=True).evidence["ice_ring"]
+    assert dict(looked.features)["ice_absent"] == 1.0
+    assert looked.sentence == ""
+    assert looked.measured.startswith("no sharp ring at ice's lines (3.90")
+    unsure = witness_frame(frame, centre, rings).evidence["ice_ring"]
+    assert dict(unsure.features)["ice_absent"] == 0.0 and unsure.measured == ""
+    iced, _, _ = clean("square1k", seed=2, ice=(20.0, 0.002, 0.0, 0),
+                       labels=(0, 0, 0, 0, 0, 1, 0))
+    found = witness_frame(iced, centre, analyse_rings(iced, centre), trusted_centre=True)
+    assert dict(found.evidence["ice_ring"].features)["ice_absent"] == 0.0
+
+
 def test_spots_are_counted_and_hot_pixels_set_apart():
     rng = np.random.default_rng(4)
     geometry = Geometry(beam_x=600.0, beam_y=600.0, pixel_size_mm=0.172, distance_mm=200.0,

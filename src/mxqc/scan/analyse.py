@@ -25,7 +25,7 @@ from mxqc.learn.model import CnnModel, Model
 from mxqc.normalise import normalise_frame
 from mxqc.result import FrameResult, error_result
 from mxqc.scan import rings as ring_analysis
-from mxqc.scan.centres import HeaderChecks, centre_columns
+from mxqc.scan.centres import HeaderChecks, centre_columns, confirmed_by_image
 from mxqc.scan.explain import heatmaps, to_image
 from mxqc.scan.options import ScanOptions, frame_key, in_sample
 from mxqc.witness import weak_evidence, witness_frame, witness_row
@@ -94,7 +94,8 @@ def _prepare(path: str, index: int, model: Model, options: ScanOptions, checks: 
     if options.witnesses:
         mark = time.perf_counter()
         try:
-            witnessed = witness_frame(frame, (centre.x, centre.y), found, binned)
+            witnessed = witness_frame(frame, (centre.x, centre.y), found, binned,
+                                      trusted_centre=confirmed_by_image(centre))
             row.update(witness_row(witnessed))
             weak = weak_evidence(witnessed)
         except Exception as exc:  # a failed measurement must not cost the frame its verdict

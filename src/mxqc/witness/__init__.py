@@ -29,7 +29,7 @@ FEATURES: dict[str, tuple[tuple[str, int], ...]] = {
     "diffuse_scattering": (("texture", 1),),
     "artifact": (("faulty_lines", 1), ("line_span", 1), ("band", 1), ("cross", 1),
                  ("hot_pixels", 1)),
-    "ice_ring": (("ice_lines", 1), ("ice_significance", 1)),
+    "ice_ring": (("ice_lines", 1), ("ice_significance", 1), ("ice_absent", -1)),
     "non_uniform_detector": (("module_deviation", 1), ("halves", 1), ("step", 1),
                              ("gradient", 1)),
 }
@@ -69,12 +69,14 @@ class Witnessed:
     evidence: dict[str, Evidence]
 
 
-def witness_frame(frame: Frame, centre, rings=None, binned: Binned | None = None
-                  ) -> Witnessed:
+def witness_frame(frame: Frame, centre, rings=None, binned: Binned | None = None, *,
+                  trusted_centre: bool = False) -> Witnessed:
     """All witnesses on a raw ``frame`` with the beam at ``centre`` (raw x, y); ``rings``
     is the frame's ring analysis (``mxqc.scan.rings.RingAnalysis``) or None where the
     geometry does not allow one; ``binned``: the frame's ``Binned``, where the caller has
-    it (the ring analysis works on the same)."""
+    it (the ring analysis works on the same). ``trusted_centre``: two sources agree on the
+    centre (the header and the image), so a ring missing from the analysis is absent
+    rather than smeared by a wrong centre."""
     binned = binned or Binned.of(frame.pixels)
     valid = np.isfinite(binned.counts)
     counts = np.where(valid, binned.counts, np.float32(0))
@@ -88,15 +90,16 @@ def witness_frame(frame: Frame, centre, rings=None, binned: Binned | None = None
     artefacts = measure_artefacts(binned, spot_bins, expected, frame.pixels,
                                   spots.n_hot_pixels, gain, layout)
     spread = texture(cells, gain)
-    evidence = {**_ring_evidence(rings), **_spot_evidence(spots),
+    evidence = {**_ring_evidence(rings, trusted_centre), **_spot_evidence(spots),
                 "artifact": _artefact_evidence(artefacts),
                 "non_uniform_detector": _response_evidence(response),
                 "diffuse_scattering": _diffuse_evidence(spread)}
     return Witnessed(spots, response, artefacts, evidence)
 
 
-def _ring_evidence(rings) -> dict[str, Evidence]:
+def _ring_evidence(rings, trusted_centre: bool = False) -> dict[str, Evidence]:
     found = rings.rings if rings is not None else ()
+    absent = rings.absent_ice_lines() if trusted_centre and rings is not None else ()
 
     def of(kind):
         return [r for r in found if r.kind == kind]
@@ -105,8 +108,11 @@ def _ring_evidence(rings) -> dict[str, Evidence]:
     return {
         "ice_ring": Evidence(
             (("ice_lines", float(len(ice))),
-             ("ice_significance", _log_significance(ice))),
-            _ring_sentence("ice rings", ice)),
+             ("ice_significance", _log_significance(ice)),
+             ("ice_absent", float(bool(absent)))),
+            _ring_sentence("ice rings", ice),
+            f"no sharp ring at ice's lines ({', '.join(f'{d:.2f}' for d in absent)} Å) "
+            "about a centre the header and the image agree on" if absent else ""),
         "background_ring": Evidence(
             (("water_significance", _log_significance(water)),),
             "; ".join(f"water ring at {r.d_a:.2f} Å, {r.significance:.0f}σ above the radial "
