@@ -194,6 +194,26 @@ def test_ice_is_absent_only_where_the_centre_is_trusted_and_the_lines_were_looke
     assert dict(found.evidence["ice_ring"].features)["ice_absent"] == 0.0
 
 
+@pytest.mark.parametrize("axis", [30.0, 120.0])
+def test_a_nylon_fibres_paired_arcs_are_found_at_its_line_and_axis(axis):
+    fibre = tuple((strength, d, 0.012, axis, 40.0, 1) for strength, d in ((4.0, 4.4), (2.8, 3.7)))
+    frame, _, centre = clean("pilatus6m", seed=2, loop_rings=fibre,
+                             labels=(1, 0, 0, 0, 0, 0, 0))
+    arcs = analyse_rings(frame, centre).arcs
+    assert arcs.d_a == pytest.approx(4.4, rel=0.02)
+    assert abs((arcs.chi_deg - axis + 90) % 180 - 90) <= 10
+    assert 20 <= arcs.width_deg <= 60
+    said = witnessed(frame, centre).evidence["loop_scattering"].sentence
+    assert said.startswith(f"paired arcs at {arcs.d_a:.2f} Å") and "nylon's 4.4 Å line" in said
+
+
+def test_a_frame_without_a_loop_shows_no_paired_arcs(pilatus):
+    frame, _, centre = pilatus
+    arcs = analyse_rings(frame, centre).arcs
+    assert arcs is None or arcs.significance < 5
+    assert witnessed(frame, centre).evidence["loop_scattering"].sentence == ""
+
+
 def test_spots_are_counted_and_hot_pixels_set_apart():
     rng = np.random.default_rng(4)
     geometry = Geometry(beam_x=600.0, beam_y=600.0, pixel_size_mm=0.172, distance_mm=200.0,

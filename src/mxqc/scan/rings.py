@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d, median_filter
+from scipy.ndimage import gaussian_filter1d, median_filter, percentile_filter
 from scipy.signal import find_peaks
 
 from mxqc.frame import Frame
@@ -35,6 +35,17 @@ PROFILE_PERCENTILE = 75  # a ring or arc over ≥ 25 % of the azimuth shows; spo
 MIN_COVERAGE = 0.1
 MIN_SIGNIFICANCE = 8.0  # peak height over the profile's noise
 MAX_D_A = 30.0  # lower resolution is the beam-stop shadow's edge, not a ring
+# Paired arcs are looked for from 20 Å down to the water ring's far side, on the profile's
+# q bins taken 3 at a time, in windows of 5 sectors (20°, a drawn fibre's narrowest arcs)
+# by 3 such bins (narrower than its lines, wider than a spot); the window's 25th
+# percentile passes a continuous arc and not a lune of spots.
+ARC_RANGE_A = (20.0, 3.3)
+ARC_Q_BINS = 3
+ARC_WINDOW = (5, 3)
+ARC_PERCENTILE = 25
+ARC_MIN_WIDTH_DEG = 12.0  # narrower is a pair of spots or a module's edge, not an arc
+ARC_TREND_BINS = 21  # a sector's own radial trend (its module's gain, a shadow) is removed
+ARC_FLOOR = 0.02  # the noise never counts as below 2 % of the ring's level
 ICE_DS = np.array(sorted({d for d, _ in (*ICE_IH, *ICE_IC)}))
 ICE_TRIPLET_A = (3.897, 3.669, 3.441)  # hexagonal ice's three strongest lines
 ICE_IC_STRONG_A = (3.67, 2.25)  # cubic ice's two strongest
@@ -74,12 +85,37 @@ class Ring:
     shape: str
 
 
+@dataclass(frozen=True)
+class Arcs:
+    """The strongest pair of opposite arcs: intensity at one d-spacing raised in two
+    directions 180° apart and not round the ring, as a drawn fibre (a nylon loop) scatters.
+
+    Attributes
+    ----------
+    d_a : float
+        d-spacing of the pair's maximum (Å).
+    chi_deg : float
+        Azimuth of one arc's centre in [0°, 180°), from the fast axis towards the slow one
+        (the other lies 180° on).
+    width_deg : float
+        Azimuthal extent of each arc where it stands above half its maximum.
+    significance : float
+        The weaker arc's excess over the ring's level, in units of the sectors' spread.
+    """
+
+    d_a: float
+    chi_deg: float
+    width_deg: float
+    significance: float
+
+
 @dataclass(frozen=True, eq=False)
 class RingAnalysis:
     rings: tuple[Ring, ...]
     q: np.ndarray  # 1/Å, bin centres
     profile: np.ndarray  # PROFILE_PERCENTILE over sectors
     measured_q: tuple[float, float] | None = None  # 1/Å, the range of bins judged
+    arcs: Arcs | None = None
 
     def of_kind(self, kind: str) -> tuple[Ring, ...]:
         return tuple(r for r in self.rings if r.kind == kind)
@@ -243,7 +279,64 @@ def analyse_rings(frame: Frame, centre=None, *, binned: Binned | None = None,
                       np.maximum(per_bin * sectors, 1))
     sigma = np.fmax(spread / np.sqrt(np.maximum(sectors, 1)), poisson)
     sigma = median_filter(np.nan_to_num(sigma, nan=np.inf), size=5, mode="nearest")
-    return _find_rings(q, profile, cake, valid, sigma, min_significance)
+    found = _find_rings(q, profile, cake, valid, sigma, min_significance)
+    return replace(found, arcs=_paired_arcs(q, cake))
+
+
+def _paired_arcs(q, cake) -> Arcs | None:
+    """The strongest pair of opposite arcs between ``ARC_RANGE_A``: each sector's excess
+    over the ring's level (its median over the sectors), relative, so that a module's gain
+    scales it out; on bins of ``ARC_Q_BINS`` q bins, spots thinned by a low percentile
+    over a window of sectors and bins; the sector's own radial trend removed; in units of
+    the sectors' robust spread; the weaker of two opposite sectors. Arcs that cover half
+    the azimuth or more raise the median and the spread with them, and are left to the
+    ring search. None where the range is not on the detector."""
+    band = np.flatnonzero((q >= 2 * np.pi / ARC_RANGE_A[0]) & (q <= 2 * np.pi / ARC_RANGE_A[1]))
+    n = len(band) // ARC_Q_BINS * ARC_Q_BINS
+    if n < ARC_Q_BINS * ARC_WINDOW[1]:
+        return None
+    band = band[:n]
+    with np.errstate(all="ignore"), _quiet():
+        ring = column_quantile(cake[:, band], 0.5)
+        relative = np.where(ring > 0, cake[:, band] / ring - 1, np.nan)
+        relative = np.nanmean(relative.reshape(len(cake), -1, ARC_Q_BINS), axis=2)
+    relative = np.nan_to_num(relative, nan=0.0)
+    pad = ARC_WINDOW[0] // 2  # the azimuth wraps round
+    wrapped = np.concatenate([relative[-pad:], relative, relative[:pad]])
+    smooth = percentile_filter(wrapped, ARC_PERCENTILE, size=ARC_WINDOW, mode="nearest")
+    smooth = smooth[pad:-pad]
+    # the trend's running median on every 3rd bin: a tenth of the cost, and as smooth
+    trend = median_filter(smooth[:, ::3], size=(1, ARC_TREND_BINS // 3), mode="nearest")
+    position = np.arange(smooth.shape[1]) / 3
+    lo = np.minimum(position.astype(int), trend.shape[1] - 1)
+    hi = np.minimum(lo + 1, trend.shape[1] - 1)
+    smooth -= trend[:, lo] + (trend[:, hi] - trend[:, lo]) * (position - lo)
+    noise = np.maximum(1.4826 * np.median(np.abs(smooth), axis=0), ARC_FLOOR)
+    z = smooth / noise
+    half = N_AZIMUTHAL // 2
+    paired = np.minimum(z[:half], z[half:2 * half])
+    sector, k = np.unravel_index(int(np.argmax(paired)), paired.shape)
+    best = float(paired[sector, k])
+    if not best > 0:
+        return None
+    # the width from the unthinned excess at the pair's d (the percentile erodes the ends)
+    opposite = np.minimum(relative[:half, k], relative[half:2 * half, k])
+    above = opposite > opposite[sector] / 2
+    width = 1 + _run(above, sector, 1) + _run(above, sector, -1)
+    step = 360.0 / N_AZIMUTHAL
+    if width * step < ARC_MIN_WIDTH_DEG:
+        return None
+    chi = (sector + 0.5) * step % 180.0  # the pair's first arc, in [0°, 180°)
+    d = 2 * np.pi / q[band].reshape(-1, ARC_Q_BINS).mean(axis=1)[k]
+    return Arcs(round(float(d), 2), round(chi), width * step, round(best, 1))
+
+
+def _run(above: np.ndarray, start: int, step: int) -> int:
+    """How many sectors after ``start`` (cyclically, in direction ``step``) are above."""
+    n = 0
+    while n + 1 < len(above) and above[(start + step * (n + 1)) % len(above)]:
+        n += 1
+    return n
 
 
 def _find_rings(q, profile, cake, valid, sigma, min_significance) -> RingAnalysis:
