@@ -44,7 +44,9 @@ ARC_Q_BINS = 3
 ARC_WINDOW = (5, 3)
 ARC_PERCENTILE = 25
 ARC_MIN_WIDTH_DEG = 12.0  # narrower is a pair of spots or a module's edge, not an arc
-ARC_TREND_BINS = 21  # a sector's own radial trend (its module's gain, a shadow) is removed
+# over this many bins of 3 a sector's own radial trend (its module's gain, a shadow) is
+# taken out: three times a nylon line's width
+ARC_TREND_BINS = 21
 ARC_FLOOR = 0.02  # the noise never counts as below 2 % of the ring's level
 ICE_DS = np.array(sorted({d for d, _ in (*ICE_IH, *ICE_IC)}))
 ICE_TRIPLET_A = (3.897, 3.669, 3.441)  # hexagonal ice's three strongest lines
@@ -331,10 +333,10 @@ def _paired_arcs(q, cake) -> Arcs | None:
     return Arcs(round(float(d), 2), round(chi), width * step, round(best, 1))
 
 
-def _run(above: np.ndarray, start: int, step: int) -> int:
-    """How many sectors after ``start`` (cyclically, in direction ``step``) are above."""
+def _run(above: np.ndarray, start: int, direction: int) -> int:
+    """How many sectors after ``start`` (cyclically, ``direction`` ±1) are above."""
     n = 0
-    while n + 1 < len(above) and above[(start + step * (n + 1)) % len(above)]:
+    while n + 1 < len(above) and above[(start + direction * (n + 1)) % len(above)]:
         n += 1
     return n
 
