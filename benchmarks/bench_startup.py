@@ -5,7 +5,8 @@ timed in a fresh interpreter (a warm file cache: every run after the first).
 
 Parts: the command's own imports (``mxqc.cli``); the frame stages' imports (reading,
 normalisation, rings, witnesses); the network a worker loads before its first frame
-(torch, torchvision, the default model's weights); and one Pilatus 6M frame's read and
+(torch, the default model's weights; torchvision for comparison: the scan no longer
+imports it); and one Pilatus 6M frame's read and
 measurement in a warm worker. Medians over the repeats. Writes a table to stdout for
 benchmarks/results-scan.md.
 """
@@ -26,7 +27,8 @@ PARTS = {
     "interpreter alone": "pass",
     "frame stages (mxqc.io, normalise, scan.rings, witness)": (
         "import mxqc.io, mxqc.normalise, mxqc.scan.rings, mxqc.witness"),
-    "network: torch + torchvision": "import torch, torchvision",
+    "network: torch": "import torch",
+    "torchvision, which the scan no longer imports (with torch)": "import torch, torchvision",
     "all a worker loads before its first frame (the above, the default model)": (
         "from mxqc.scan.analyse import model_for; from mxqc.scan.options import ScanOptions;"
         " model_for(ScanOptions())"),
