@@ -39,7 +39,11 @@ def test_no_ice_reported_without_ice():
 
 
 def _powder(spacings):
-    """A 1024² frame with full powder rings at ``spacings`` (Å) and a module gap."""
+    """Rings of a 1024² frame with full powder rings at ``spacings`` (Å) and a module gap."""
+    return _powder_analysis(spacings).rings
+
+
+def _powder_analysis(spacings):
     yy, xx = np.mgrid[:1024, :1024]
     geometry = Geometry(beam_x=500.0, beam_y=530.0, pixel_size_mm=0.172, distance_mm=200.0,
                         wavelength_a=1.0)
@@ -48,7 +52,7 @@ def _powder(spacings):
                     for d in spacings)
     counts = np.random.default_rng(0).poisson(mean).astype(np.float32)
     counts[:, 300:310] = np.nan  # a module gap
-    return analyse_rings(Frame(counts, geometry)).rings
+    return analyse_rings(Frame(counts, geometry))
 
 
 def test_full_powder_rings_are_full_and_at_their_d_spacings():
@@ -82,6 +86,14 @@ def test_ice_is_judged_as_a_pattern_over_the_lines_on_the_detector(lines, edge_a
     judged = _confirm_ice(rings, (0.1, _q(edge_a)))
     assert {r.kind for r in judged} <= {kind, "other"}
     assert judged[0].kind == kind
+
+
+def test_ice_read_through_a_wrong_distance_is_not_called_absent():
+    """A header distance 2 % off moves ice's rings 2 % off its lines: not ice at 1 %, but
+    not evidence that ice is absent either."""
+    shifted = _powder_analysis([d * 1.02 for d in (3.897, 3.669, 3.441)])
+    assert not shifted.of_kind("ice") and shifted.absent_ice_lines() == ()
+    assert _powder_analysis((6.0,)).absent_ice_lines()[:3] == (3.9, 3.67, 3.44)
 
 
 def test_missing_geometry_is_a_clear_error():

@@ -27,6 +27,9 @@ N_AZIMUTHAL = 90
 # relative d-spacing tolerance for an ice match: 95 % of the ice lines measured on simulated
 # frames lie within 1 %, and at 2 % the triplet's windows cover all of 3.37–3.97 Å
 ICE_TOLERANCE = 0.01
+# An absence must hold where the header's distance is off: 1–2 % is common, and moves every
+# ring's d-spacing by about as much, so no ring within 3 % of an ice line is asked for.
+ABSENCE_TOLERANCE = 0.03
 # 1/Å: wider than this is liquid-like (water), not crystalline (ice). Measured on simulated
 # frames (tilt, binning and centre error included): 95 % of ice lines are narrower than
 # 0.095, 98 % of water rings wider than 0.13.
@@ -128,9 +131,10 @@ class RingAnalysis:
 
     def absent_ice_lines(self) -> tuple[float, ...]:
         """Ice's strong lines (Å) in the judged range where no sharp ring of any kind lies
-        within ``ICE_TOLERANCE`` of one of them (ice looked for and not there); else ()."""
+        within ``ABSENCE_TOLERANCE`` of one of them (ice looked for and not there); else ()."""
         seen = tuple(d for d in ICE_STRONG_A if self.measures(d))
-        if any(r.fwhm_q < BROAD_FWHM_Q and _nearest(r.d_a, seen) for r in self.rings):
+        if any(r.fwhm_q < BROAD_FWHM_Q and _nearest(r.d_a, seen, ABSENCE_TOLERANCE)
+               for r in self.rings):
             return ()
         return seen
 
@@ -440,10 +444,10 @@ def _within(d_a: float, measured: tuple[float, float] | None) -> bool:
     return measured is not None and measured[0] <= 2 * np.pi / d_a <= measured[1]
 
 
-def _nearest(d: float, lines) -> float | None:
-    """The line of ``lines`` within ICE_TOLERANCE of ``d``, if any."""
+def _nearest(d: float, lines, tolerance: float = ICE_TOLERANCE) -> float | None:
+    """The line of ``lines`` within ``tolerance`` (relative) of ``d``, if any."""
     for line in lines:
-        if abs(d - line) / line <= ICE_TOLERANCE:
+        if abs(d - line) / line <= tolerance:
             return line
     return None
 
