@@ -19,7 +19,7 @@ from scipy.signal import find_peaks
 
 from mxqc.frame import Frame
 from mxqc.normalise import mask_digest
-from mxqc.scatterers import ICE_IC, ICE_IH, LOW_RESOLUTION_A, WATER_BAND_A
+from mxqc.scatterers import ICE_IC, ICE_IH, LOW_RESOLUTION_A, NYLON_A, WATER_BAND_A
 from mxqc.witness.background import Binned
 
 N_RADIAL = 400
@@ -51,6 +51,7 @@ ARC_MIN_WIDTH_DEG = 12.0  # narrower is a pair of spots or a module's edge, not 
 # taken out: three times a nylon line's width
 ARC_TREND_BINS = 21
 ARC_FLOOR = 0.02  # the noise never counts as below 2 % of the ring's level
+NYLON_TOLERANCE = 0.03  # relative: an arc this near a nylon line is named as one
 ICE_DS = np.array(sorted({d for d, _ in (*ICE_IH, *ICE_IC)}))
 ICE_TRIPLET_A = (3.897, 3.669, 3.441)  # hexagonal ice's three strongest lines
 ICE_IC_STRONG_A = (3.67, 2.25)  # cubic ice's two strongest
@@ -106,12 +107,15 @@ class Arcs:
         Azimuthal extent of each arc where it stands above half its maximum.
     significance : float
         The weaker arc's excess over the ring's level, in units of the sectors' spread.
+    nylon_a : float or None
+        The nylon line (Å) within ``NYLON_TOLERANCE`` of ``d_a``, if any.
     """
 
     d_a: float
     chi_deg: float
     width_deg: float
     significance: float
+    nylon_a: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -307,18 +311,7 @@ def _paired_arcs(q, cake) -> Arcs | None:
         relative = np.where(ring > 0, cake[:, band] / ring - 1, np.nan)
         relative = np.nanmean(relative.reshape(len(cake), -1, ARC_Q_BINS), axis=2)
     relative = np.nan_to_num(relative, nan=0.0)
-    pad = ARC_WINDOW[0] // 2  # the azimuth wraps round
-    wrapped = np.concatenate([relative[-pad:], relative, relative[:pad]])
-    smooth = percentile_filter(wrapped, ARC_PERCENTILE, size=ARC_WINDOW, mode="nearest")
-    smooth = smooth[pad:-pad]
-    # the trend's running median on every 3rd bin: a tenth of the cost, and as smooth
-    trend = median_filter(smooth[:, ::3], size=(1, ARC_TREND_BINS // 3), mode="nearest")
-    position = np.arange(smooth.shape[1]) / 3
-    lo = np.minimum(position.astype(int), trend.shape[1] - 1)
-    hi = np.minimum(lo + 1, trend.shape[1] - 1)
-    smooth -= trend[:, lo] + (trend[:, hi] - trend[:, lo]) * (position - lo)
-    noise = np.maximum(1.4826 * np.median(np.abs(smooth), axis=0), ARC_FLOOR)
-    z = smooth / noise
+    z = _arc_scores(relative)
     half = N_AZIMUTHAL // 2
     paired = np.minimum(z[:half], z[half:2 * half])
     sector, k = np.unravel_index(int(np.argmax(paired)), paired.shape)
@@ -333,8 +326,26 @@ def _paired_arcs(q, cake) -> Arcs | None:
     if width * step < ARC_MIN_WIDTH_DEG:
         return None
     chi = (sector + 0.5) * step % 180.0  # the pair's first arc, in [0°, 180°)
-    d = 2 * np.pi / q[band].reshape(-1, ARC_Q_BINS).mean(axis=1)[k]
-    return Arcs(round(float(d), 2), round(chi), width * step, round(best, 1))
+    d = float(2 * np.pi / q[band].reshape(-1, ARC_Q_BINS).mean(axis=1)[k])
+    return Arcs(round(d, 2), round(chi), width * step, round(best, 1),
+                _nearest(d, NYLON_A, NYLON_TOLERANCE))
+
+
+def _arc_scores(relative: np.ndarray) -> np.ndarray:
+    """(sectors, bins) excess of ``relative`` in units of the sectors' robust spread: spots
+    thinned by ``ARC_PERCENTILE`` over ``ARC_WINDOW`` (the azimuth wraps round), each
+    sector's radial trend taken out."""
+    pad = ARC_WINDOW[0] // 2
+    wrapped = np.concatenate([relative[-pad:], relative, relative[:pad]])
+    smooth = percentile_filter(wrapped, ARC_PERCENTILE, size=ARC_WINDOW, mode="nearest")
+    smooth = smooth[pad:-pad]
+    # the trend's running median on every 3rd bin: a tenth of the cost, and as smooth
+    trend = median_filter(smooth[:, ::3], size=(1, ARC_TREND_BINS // 3), mode="nearest")
+    position = np.arange(smooth.shape[1]) / 3
+    lo = np.minimum(position.astype(int), trend.shape[1] - 1)
+    hi = np.minimum(lo + 1, trend.shape[1] - 1)
+    smooth -= trend[:, lo] + (trend[:, hi] - trend[:, lo]) * (position - lo)
+    return smooth / np.maximum(1.4826 * np.median(np.abs(smooth), axis=0), ARC_FLOOR)
 
 
 def _run(above: np.ndarray, start: int, direction: int) -> int:

@@ -14,7 +14,6 @@ import numpy as np
 
 from mxqc.classes import CLASSES
 from mxqc.frame import Frame
-from mxqc.scatterers import NYLON_A
 from mxqc.witness.artefacts import ArtefactFinding, measure_artefacts
 from mxqc.witness.background import Binned, isotropic_background
 from mxqc.witness.detector import Cells, ResponseFinding, measure_response, module_bands
@@ -40,7 +39,6 @@ SAY_TEXTURE = 0.2  # background structure said in a sentence (real normal frames
 # 57 % of those with a nylon fibre. They are said, not fused: as a fusion input they
 # raised the witnesses' loop F1 (0.65 -> 0.76) and not the fusion's on held-out frames.
 SAY_ARCS = 10.0
-NYLON_TOLERANCE = 0.03  # relative: an arc this near a nylon line is named as one
 
 
 @dataclass(frozen=True)
@@ -103,7 +101,7 @@ def witness_frame(frame: Frame, centre, rings=None, binned: Binned | None = None
     return Witnessed(spots, response, artefacts, evidence)
 
 
-def _ring_evidence(rings, trusted_centre: bool = False) -> dict[str, Evidence]:
+def _ring_evidence(rings, trusted_centre: bool) -> dict[str, Evidence]:
     found = rings.rings if rings is not None else ()
     arcs = rings.arcs if rings is not None else None
     absent = rings.absent_ice_lines() if trusted_centre and rings is not None else ()
@@ -137,8 +135,7 @@ def _arcs_sentence(arcs) -> str:
     (a drawn fibre: nylon's 4.4 Å line)'; '' under ``SAY_ARCS``."""
     if arcs is None or arcs.significance < SAY_ARCS:
         return ""
-    nylon = [d for d in NYLON_A if abs(arcs.d_a - d) / d <= NYLON_TOLERANCE]
-    what = (f"a drawn fibre: nylon's {nylon[0]} Å line" if nylon
+    what = (f"a drawn fibre: nylon's {arcs.nylon_a} Å line" if arcs.nylon_a
             else "as a drawn fibre scatters; not at a nylon line")
     return (f"paired arcs at {arcs.d_a:.2f} Å, {arcs.width_deg:.0f}° wide, centred "
             f"{arcs.chi_deg:.0f}° and {arcs.chi_deg + 180:.0f}° from the fast axis, "
